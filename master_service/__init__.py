@@ -1,0 +1,1 @@
+"""The master: takes uploads, shares them among slaves, stores the results."""

@@ -1,0 +1,1 @@
+"""The slave: runs processors on files the master sends."""
