@@ -1,0 +1,43 @@
+"""Building the master's Flask application."""
+
+from __future__ import annotations
+
+from flask import Flask, jsonify
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from master_service.config import load_master_config
+from master_service.errors import ApiError
+from master_service.registry import SlaveRegistry
+from master_service.routes import bp
+
+BYTES_PER_MB = 1024 * 1024
+FORM_PARTS_BEYOND_FILES = 100
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """The master app; `config` overrides settings from the environment and `.env`."""
+    settings = load_master_config(config)
+    app = Flask(__name__)
+    app.config["MASTER"] = settings
+    app.config["MAX_CONTENT_LENGTH"] = settings["MAX_UPLOAD_MB"] * BYTES_PER_MB
+    app.config["MAX_FORM_PARTS"] = settings["MAX_FILES"] + FORM_PARTS_BEYOND_FILES
+    app.extensions["slave_registry"] = SlaveRegistry(settings["HEARTBEAT_TIMEOUT"])
+    app.register_blueprint(bp)
+
+    @app.errorhandler(ApiError)
+    def answer_api_error(error: ApiError):
+        return jsonify(error.to_json()), error.status
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def answer_too_large(error):
+        message = (
+            f"the upload is larger than MAX_UPLOAD_MB={settings['MAX_UPLOAD_MB']} MB; "
+            "send fewer or smaller files per request"
+        )
+        return jsonify(status="error", error=message, limit="MAX_UPLOAD_MB"), 413
+
+    @app.errorhandler(HTTPException)
+    def answer_http_error(error: HTTPException):
+        return jsonify(status="error", error=error.description), error.code
+
+    return app

@@ -1,0 +1,191 @@
+"""Sharing one request's files among slaves in chunks until each file has an outcome.
+
+Every capable slave gets a thread that takes up to `workers` files at a time from the
+request's queue, so fast slaves take more chunks and slow ones fewer. A chunk that fails
+in transport goes back to the queue for another slave (or the same one once it is
+heartbeating again), up to `max_attempts` tries per file. An error a processor reports
+about a file is final.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from master_service.errors import SlaveCallError
+from master_service.registry import SlaveRecord, SlaveRegistry
+from master_service.slave_calls import send_chunk
+from master_service.storage import safe_stem, write_new_file
+from task_types import TaskType
+
+logger = logging.getLogger(__name__)
+
+RECOVERY_POLL_S = 0.25
+
+
+@dataclass
+class FileJob:
+    """One uploaded file and what became of it."""
+
+    file_id: str
+    filename: str
+    stream: object
+    slaves_tried: list[str] = field(default_factory=list)
+    last_problem: str = ""
+    saved_path: str | None = None
+    error: str | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.saved_path is not None or self.error is not None
+
+
+@dataclass
+class DispatchSettings:
+    results_dir: Path
+    slave_timeout_s: float
+    max_attempts: int
+
+
+class Dispatch:
+    """Runs one request's files through the slaves that can process them."""
+
+    def __init__(
+        self,
+        registry: SlaveRegistry,
+        task_type: TaskType,
+        options: dict[str, str],
+        jobs: list[FileJob],
+        settings: DispatchSettings,
+    ):
+        self.registry = registry
+        self.task_type = task_type
+        self.options = options
+        self.jobs = jobs
+        self.settings = settings
+        self._pending = deque(jobs)
+        self._unfinished = len(jobs)
+        self._condition = threading.Condition()
+
+    def run(self, slaves: list[SlaveRecord]) -> None:
+        threads = [
+            threading.Thread(target=self._serve, args=(slave,), daemon=True)
+            for slave in slaves
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+        for job in self.jobs:
+            if not job.finished:
+                tried = ", ".join(job.slaves_tried) or "none"
+                job.error = (
+                    f"no slave could process the file (slaves tried: {tried}); "
+                    f"last problem: {job.last_problem or 'no capable slave was up'}"
+                )
+
+    def _serve(self, slave: SlaveRecord) -> None:
+        while True:
+            chunk = self._take_chunk(slave)
+            if not chunk:
+                return
+            self.registry.record_sent(slave, len(chunk))
+            try:
+                done = self._send(slave, chunk)
+            except SlaveCallError as error:
+                logger.warning(
+                    "Slave %s failed a chunk of %d %s file(s): %s",
+                    slave.address, len(chunk), self.task_type.name, error,
+                )
+                self.registry.record_answer(slave, len(chunk), 0, chunk_failed=True)
+                self._give_back(chunk, f"slave {slave.address} {error}")
+                if not self._wait_for_recovery(slave):
+                    return
+                continue
+            self.registry.record_answer(slave, len(chunk), done, chunk_failed=False)
+
+    def _take_chunk(self, slave: SlaveRecord) -> list[FileJob]:
+        with self._condition:
+            while not self._pending:
+                if self._unfinished == 0:
+                    return []
+                self._condition.wait()
+            size = len(self._pending) if self.task_type.whole_request else slave.workers
+            chunk = [self._pending.popleft() for _ in range(min(size, len(self._pending)))]
+        for job in chunk:
+            job.slaves_tried.append(slave.address)
+        return chunk
+
+    def _send(self, slave: SlaveRecord, chunk: list[FileJob]) -> int:
+        """Send a chunk and store what came back; returns the number of results."""
+        answer = send_chunk(
+            slave,
+            self.task_type,
+            self.options,
+            [(job.file_id, job.filename, job.stream) for job in chunk],
+            self.settings.slave_timeout_s,
+        )
+        missing = [
+            job
+            for job in chunk
+            if job.file_id not in answer.results and job.file_id not in answer.errors
+        ]
+        if missing and self.task_type.whole_request:
+            raise SlaveCallError(f"left {len(missing)} file(s) out of its answer")
+
+        saved = 0
+        for job in chunk:
+            if job.file_id in answer.results:
+                job.saved_path = str(self._store(job, answer.results[job.file_id]))
+                saved += 1
+            elif job.file_id in answer.errors:
+                job.error = answer.errors[job.file_id]
+        self._mark_finished(len(chunk) - len(missing))
+
+        if missing:
+            self._give_back(missing, f"slave {slave.address} left it out of its answer")
+        return saved
+
+    def _store(self, job: FileJob, data: bytes) -> Path:
+        folder = self.settings.results_dir / self.task_type.name
+        name = self.task_type.result_filename(safe_stem(job.filename))
+        return write_new_file(folder, name, data)
+
+    def _give_back(self, jobs: list[FileJob], problem: str) -> None:
+        given_up = 0
+        with self._condition:
+            for job in jobs:
+                job.last_problem = problem
+                if len(job.slaves_tried) >= self.settings.max_attempts:
+                    job.error = (
+                        f"not processed after {len(job.slaves_tried)} attempts "
+                        f"(slaves tried: {', '.join(job.slaves_tried)}); "
+                        f"last problem: {problem}"
+                    )
+                    given_up += 1
+                else:
+                    self._pending.appendleft(job)
+            self._unfinished -= given_up
+            self._condition.notify_all()
+
+    def _mark_finished(self, count: int) -> None:
+        with self._condition:
+            self._unfinished -= count
+            self._condition.notify_all()
+
+    def _wait_for_recovery(self, slave: SlaveRecord) -> bool:
+        """Wait until a failed slave heartbeats again; False if it stays silent."""
+        deadline = time.monotonic() + self.registry.heartbeat_timeout_s
+        while time.monotonic() < deadline:
+            with self._condition:
+                if self._unfinished == 0:
+                    return False
+            if self.registry.is_usable(slave):
+                return True
+            time.sleep(RECOVERY_POLL_S)
+        return False

@@ -1,0 +1,222 @@
+"""The master's HTTP interface."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import time
+from pathlib import Path
+
+from flask import Blueprint, current_app, jsonify, request
+
+from master_service.dispatch import Dispatch, DispatchSettings, FileJob
+from master_service.errors import BadRequestError, NoCapableSlaveError, UnknownSlaveError
+from master_service.registry import SlaveRegistry
+from task_types import (
+    DEFAULT_TASK_TYPE,
+    TASK_TYPES,
+    OptionError,
+    TaskType,
+    UnknownTaskTypeError,
+    get_task_type,
+)
+
+logger = logging.getLogger(__name__)
+bp = Blueprint("master", __name__)
+
+
+def registry() -> SlaveRegistry:
+    return current_app.extensions["slave_registry"]
+
+
+@bp.get("/")
+def index():
+    return "Master is working"
+
+
+@bp.get("/check_status")
+def check_status():
+    return jsonify(
+        status="alive",
+        slaves=registry().snapshot(),
+        task_types=list(TASK_TYPES),
+    )
+
+
+@bp.post("/register")
+def register():
+    body = request.get_json(silent=True)
+    ip, port = read_slave_address(body)
+    task_types = read_task_types(body.get("task_types"))
+    workers = read_workers(body.get("workers"))
+
+    slave, is_new = registry().register(ip, port, task_types, workers)
+    if is_new:
+        logger.info(
+            "Slave %s registered: %s, %d worker(s)",
+            slave.address, ", ".join(task_types), workers,
+        )
+    return jsonify(
+        status="success",
+        message=f"slave {slave.address} registered",
+        address=slave.address,
+        task_types=list(task_types),
+        workers=workers,
+    )
+
+
+@bp.post("/heartbeat")
+def heartbeat():
+    ip, port = read_slave_address(request.get_json(silent=True))
+    address = f"{ip}:{port}"
+    if not registry().heartbeat(address):
+        raise UnknownSlaveError(f"slave {address} is not registered; register first")
+    return jsonify(status="success")
+
+
+@bp.post("/assign_task")
+def assign_task():
+    started = time.monotonic()
+    task_type = read_requested_task_type()
+    jobs, misplaced = read_uploads(task_type)
+    try:
+        options = task_type.parse_options(request.form)
+    except OptionError as error:
+        raise BadRequestError(str(error)) from None
+
+    slaves = registry().list_usable(task_type.name)
+    if not slaves:
+        raise NoCapableSlaveError(describe_missing_slave(task_type))
+
+    config = current_app.config["MASTER"]
+    settings = DispatchSettings(
+        results_dir=Path(config["RESULTS_DIR"]),
+        slave_timeout_s=config["SLAVE_TIMEOUT"],
+        max_attempts=config["MAX_ATTEMPTS"],
+    )
+    form_options = {name: str(value) for name, value in options.items()}
+    Dispatch(registry(), task_type, form_options, jobs, settings).run(slaves)
+
+    answer = summarise(task_type, jobs, misplaced)
+    logger.info(
+        "assign_task %s: %d file(s), %d saved, %d failed in %.2f s",
+        task_type.name, len(jobs) + len(misplaced), answer["total_files_processed"],
+        len(answer["failed"]), time.monotonic() - started,
+    )
+    return jsonify(answer)
+
+
+def read_requested_task_type() -> TaskType:
+    name = request.form.get("task_type") or DEFAULT_TASK_TYPE
+    try:
+        return get_task_type(name)
+    except UnknownTaskTypeError as error:
+        raise BadRequestError(str(error), valid_task_types=list(TASK_TYPES)) from None
+
+
+def read_uploads(task_type: TaskType) -> tuple[list[FileJob], list[dict]]:
+    """The files of the task's field, and an error for each file sent in another."""
+    jobs = [
+        FileJob(file_id=str(number), filename=upload.filename, stream=upload.stream)
+        for number, upload in enumerate(request.files.getlist(task_type.upload_field))
+        if upload.filename
+    ]
+    if not jobs:
+        raise BadRequestError(
+            f"no files in the field {task_type.upload_field!r}; task type "
+            f"{task_type.name!r} takes its files there",
+            field=task_type.upload_field,
+        )
+    misplaced = [
+        {
+            "filename": upload.filename,
+            "error": f"sent in the field {field_name!r}, but task type "
+            f"{task_type.name!r} takes files in {task_type.upload_field!r}",
+        }
+        for field_name, upload in request.files.items(multi=True)
+        if field_name != task_type.upload_field and upload.filename
+    ]
+    return jobs, misplaced
+
+
+def summarise(task_type: TaskType, jobs: list[FileJob], misplaced: list[dict]) -> dict:
+    files = [
+        {"filename": job.filename, "saved_file": job.saved_path}
+        if job.saved_path
+        else {"filename": job.filename, "error": job.error}
+        for job in jobs
+    ] + misplaced
+    saved = [entry["saved_file"] for entry in files if "saved_file" in entry]
+    failed = [entry for entry in files if "error" in entry]
+    return {
+        "message": f"{len(saved)} of {len(files)} file(s) processed",
+        "task_type": task_type.name,
+        "total_files_processed": len(saved),
+        "saved_files": saved,
+        "failed": failed,
+        "files": files,
+    }
+
+
+def describe_missing_slave(task_type: TaskType) -> str:
+    registered = registry().list_offering(task_type.name)
+    if registered:
+        return (
+            f"no slave that runs {task_type.name!r} tasks is up right now "
+            f"({len(registered)} registered, none heartbeating); try again shortly"
+        )
+    reason = f"no registered slave can run {task_type.name!r} tasks"
+    if task_type.required_program:
+        reason += f" (no slave has {task_type.required_program})"
+    return reason + "; start one with `python slave.py`"
+
+
+def read_slave_address(body) -> tuple[str, int]:
+    if not isinstance(body, dict):
+        raise BadRequestError("expected a JSON object with slave_ip and slave_port")
+    ip = body.get("slave_ip")
+    if not isinstance(ip, str) or not ip:
+        raise BadRequestError("field 'slave_ip' is missing or not a string", field="slave_ip")
+    try:
+        ip = str(ipaddress.ip_address(ip))
+    except ValueError:
+        raise BadRequestError(
+            f"field 'slave_ip' must be an IP address, got {ip!r}", field="slave_ip"
+        ) from None
+    port = body.get("slave_port")
+    if isinstance(port, str) and port.isdigit():
+        port = int(port)
+    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+        raise BadRequestError(
+            f"field 'slave_port' must be a port number 1-65535, got {port!r}",
+            field="slave_port",
+        )
+    return ip, port
+
+
+def read_task_types(value) -> tuple[str, ...]:
+    if value is None:
+        return tuple(TASK_TYPES)
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise BadRequestError(
+            "field 'task_types' must be a list of task type names", field="task_types"
+        )
+    unknown = [v for v in value if v not in TASK_TYPES]
+    if unknown:
+        raise BadRequestError(
+            f"field 'task_types' names unknown task type(s) {', '.join(unknown)}; "
+            f"known: {', '.join(TASK_TYPES)}",
+            field="task_types",
+        )
+    return tuple(dict.fromkeys(value))
+
+
+def read_workers(value) -> int:
+    if value is None:
+        return 1
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise BadRequestError(
+            f"field 'workers' must be a whole number of 1 or more, got {value!r}",
+            field="workers",
+        )
+    return value

@@ -1,0 +1,68 @@
+"""Sending one chunk of files to one slave and checking its answer."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+
+import requests
+
+from master_service.errors import SlaveCallError
+from master_service.registry import SlaveRecord
+from task_types import TaskType
+
+CONNECT_TIMEOUT_S = 5.0
+
+
+@dataclass
+class ChunkAnswer:
+    """What a slave said about each file of a chunk, keyed by file id."""
+
+    results: dict[str, bytes]
+    errors: dict[str, str]
+
+
+def send_chunk(
+    slave: SlaveRecord,
+    task_type: TaskType,
+    options: dict[str, str],
+    files: list[tuple[str, str, object]],
+    timeout_s: float,
+) -> ChunkAnswer:
+    """Post (file_id, filename, stream) triples to a slave; raises SlaveCallError."""
+    form = {"task_type": task_type.name, **options, "file_id": [f[0] for f in files]}
+    parts = []
+    for _, filename, stream in files:
+        stream.seek(0)
+        parts.append(
+            (task_type.upload_field, (filename, stream, "application/octet-stream"))
+        )
+    try:
+        response = requests.post(
+            f"{slave.url}/get_task",
+            data=form,
+            files=parts,
+            timeout=(CONNECT_TIMEOUT_S, timeout_s),
+        )
+    except requests.Timeout:
+        raise SlaveCallError(f"no answer within {timeout_s:g} s") from None
+    except requests.RequestException as error:
+        raise SlaveCallError(f"connection failed ({type(error).__name__})") from None
+
+    if response.status_code != 200:
+        raise SlaveCallError(f"answered HTTP {response.status_code}")
+    return parse_answer(response, task_type)
+
+
+def parse_answer(response: requests.Response, task_type: TaskType) -> ChunkAnswer:
+    try:
+        body = response.json()
+        results = {
+            str(item["file_id"]): base64.b64decode(item[task_type.data_key], validate=True)
+            for item in body["results"]
+        }
+        errors = {str(item["file_id"]): str(item["error"]) for item in body["errors"]}
+    except (ValueError, KeyError, TypeError, binascii.Error):
+        raise SlaveCallError("answered with a body that is not the expected JSON") from None
+    return ChunkAnswer(results, errors)

@@ -1,0 +1,60 @@
+"""Result files: safe names derived from uploads, written atomically, never replaced."""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+import unicodedata
+from pathlib import Path
+
+UNSAFE_CHARACTERS = re.compile(r"[^\w.\-]+")
+MAX_STEM_CHARACTERS = 120
+
+
+def read_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+# mkstemp makes files readable by their owner only; results follow the umask instead.
+RESULT_FILE_MODE = 0o666 & ~read_umask()
+
+
+def safe_stem(upload_name: str) -> str:
+    """The upload's name without folders, suffix or characters unsafe in a file name."""
+    name = upload_name.replace("\\", "/").rsplit("/", 1)[-1]
+    name = unicodedata.normalize("NFC", name)
+    name = UNSAFE_CHARACTERS.sub("_", name).strip("._")
+    stem = name.rsplit(".", 1)[0] if "." in name else name
+    stem = stem.strip("._")[:MAX_STEM_CHARACTERS]
+    return stem or "file"
+
+
+def write_new_file(folder: Path, name: str, data: bytes) -> Path:
+    """Write data under name, or name_1, name_2... if taken; atomic and never replacing.
+
+    The bytes go to a temporary file first; a hard link then claims the final name,
+    which fails rather than replaces when another writer got there first.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    base, dot, suffix = name.rpartition(".")
+    if not dot:
+        base, suffix = name, ""
+    descriptor, temporary = tempfile.mkstemp(dir=folder, prefix=".partial-")
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
+        os.chmod(temporary, RESULT_FILE_MODE)
+        for number in range(0, 1_000_000):
+            candidate = name if number == 0 else f"{base}_{number}{dot}{suffix}"
+            target = folder / candidate
+            try:
+                os.link(temporary, target)
+            except FileExistsError:
+                continue
+            return target
+        raise FileExistsError(f"no free name for {name} in {folder}")
+    finally:
+        os.unlink(temporary)

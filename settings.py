@@ -1,0 +1,82 @@
+"""Settings tables for the services: name, type, default and help, read from the
+environment and from a `.env` file in the working directory (real variables win)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from dotenv import dotenv_values
+
+
+class SettingsError(ValueError):
+    """A setting has a value of the wrong type or range."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    parse: Callable[[str], Any]
+    default: Any
+    help: str
+
+
+def positive_int(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise ValueError("must be 1 or more")
+    return number
+
+
+def port_number(value: str) -> int:
+    number = int(value)
+    if not 0 <= number <= 65535:
+        raise ValueError("must be between 0 and 65535")
+    return number
+
+
+def positive_float(value: str) -> float:
+    number = float(value)
+    if not number > 0:
+        raise ValueError("must be more than 0")
+    return number
+
+
+def load_settings(
+    table: tuple[Setting, ...],
+    overrides: Mapping[str, Any] | None = None,
+    env_file: Path | None = Path(".env"),
+) -> dict[str, Any]:
+    """Defaults, then `.env`, then the environment, then `overrides` (already typed)."""
+    overrides = dict(overrides or {})
+    known = {setting.name for setting in table}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise SettingsError(f"unknown setting(s) {', '.join(unknown)}")
+
+    from_file = dotenv_values(env_file) if env_file and env_file.is_file() else {}
+    values = {}
+    for setting in table:
+        if setting.name in overrides:
+            values[setting.name] = overrides[setting.name]
+            continue
+        raw = os.environ.get(setting.name, from_file.get(setting.name))
+        if raw is None or raw == "":
+            values[setting.name] = setting.default
+            continue
+        try:
+            values[setting.name] = setting.parse(raw)
+        except ValueError as error:
+            raise SettingsError(
+                f"{setting.name}={raw!r} is not valid ({setting.help}): {error}"
+            ) from None
+    return values
+
+
+def describe_settings(table: tuple[Setting, ...]) -> str:
+    """One line per setting, for --help output."""
+    return "\n".join(
+        f"  {s.name:<20} {s.help} (default: {s.default})" for s in table
+    )

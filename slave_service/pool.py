@@ -1,0 +1,122 @@
+"""A pool of worker processes, each watched: a file that hangs, eats memory or crashes
+its worker gets an error of its own, and the worker is replaced."""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import queue
+import signal
+from concurrent.futures import ThreadPoolExecutor
+
+from slave_service.worker import Job, Outcome, serve_jobs
+
+logger = logging.getLogger(__name__)
+
+# Parallelism comes from the processes; threads inside each would only compete.
+SINGLE_THREAD_ENVIRONMENT = {
+    "OMP_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "OMP_THREAD_LIMIT": "1",
+}
+WORKER_PRELOAD = ["slave_service.worker", "numpy", "PIL.Image"]
+
+
+class WorkerProcess:
+    def __init__(self, context, memory_limit_mb: int):
+        self.connection, child_end = context.Pipe()
+        self.process = context.Process(
+            target=serve_jobs, args=(child_end, memory_limit_mb), daemon=True
+        )
+        self.process.start()
+        child_end.close()
+
+    @property
+    def alive(self) -> bool:
+        return self.process.is_alive()
+
+    def run(self, job: Job, timeout_s: float) -> list[Outcome]:
+        try:
+            self.connection.send(job)
+            if not self.connection.poll(timeout_s):
+                self.kill()
+                return self._fail(job, f"timed out after {timeout_s:g} s")
+            return self.connection.recv()
+        except (EOFError, OSError):
+            self.process.join(timeout=5)
+            return self._fail(job, self._describe_death())
+
+    def _describe_death(self) -> str:
+        code = self.process.exitcode
+        if code is not None and code < 0:
+            name = signal.Signals(-code).name
+            return f"the worker crashed ({name}) while processing this file"
+        return f"the worker crashed (exit code {code}) while processing this file"
+
+    @staticmethod
+    def _fail(job: Job, reason: str) -> list[Outcome]:
+        return [Outcome(error=reason) for _ in job.files]
+
+    def kill(self) -> None:
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            self.process.kill()
+        self.process.join(timeout=5)
+        self.connection.close()
+
+
+class WorkerPool:
+    """Runs jobs in parallel on `size` worker processes."""
+
+    def __init__(
+        self,
+        size: int,
+        file_timeout_s: float,
+        memory_limit_mb: int,
+        preload: list[str] = WORKER_PRELOAD,
+    ):
+        os.environ.update(SINGLE_THREAD_ENVIRONMENT)
+        self.size = size
+        self.file_timeout_s = file_timeout_s
+        self.memory_limit_mb = memory_limit_mb
+        self._context = multiprocessing.get_context("forkserver")
+        self._context.set_forkserver_preload(preload)
+        self._idle: queue.Queue[WorkerProcess] = queue.Queue()
+        self._all: set[WorkerProcess] = set()
+        for _ in range(size):
+            self._idle.put(self._start_worker())
+
+    def _start_worker(self) -> WorkerProcess:
+        worker = WorkerProcess(self._context, self.memory_limit_mb)
+        self._all.add(worker)
+        return worker
+
+    def run(self, jobs: list[Job]) -> list[list[Outcome]]:
+        """Outcomes of each job, in order; blocks while all workers are busy."""
+        with ThreadPoolExecutor(max_workers=min(len(jobs), self.size)) as threads:
+            return list(threads.map(self._run_on_idle_worker, jobs))
+
+    def _run_on_idle_worker(self, job: Job) -> list[Outcome]:
+        worker = self._idle.get()
+        try:
+            if not worker.alive:
+                worker = self._replace(worker)
+            return worker.run(job, self.file_timeout_s)
+        finally:
+            if not worker.alive:
+                worker = self._replace(worker)
+            self._idle.put(worker)
+
+    def _replace(self, worker: WorkerProcess) -> WorkerProcess:
+        logger.warning("Worker %s is gone; starting a new one", worker.process.pid)
+        worker.kill()
+        self._all.discard(worker)
+        return self._start_worker()
+
+    def close(self) -> None:
+        for worker in list(self._all):
+            worker.kill()
+        self._all.clear()

@@ -1,0 +1,123 @@
+"""Keeping the master informed: register, heartbeat, register again when forgotten."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import socket
+import threading
+from urllib.parse import urlsplit
+
+import requests
+
+from task_types import TASK_TYPES
+
+logger = logging.getLogger(__name__)
+
+REQUEST_TIMEOUT_S = 5.0
+FIRST_RETRY_DELAY_S = 0.5
+
+
+def offered_task_types(wanted: tuple[str, ...]) -> tuple[str, ...]:
+    """The wanted task types whose required programs this machine has."""
+    offered = []
+    for name in wanted:
+        program = TASK_TYPES[name].required_program
+        if program and shutil.which(program) is None:
+            logger.warning("Not offering %s: %s is not installed", name, program)
+            continue
+        offered.append(name)
+    return tuple(offered)
+
+
+def local_address_towards(master_url: str) -> str:
+    """The address of the local interface that routes to the master.
+
+    Connecting a UDP socket sends nothing; it only makes the kernel pick a route.
+    """
+    parts = urlsplit(master_url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    family, _, _, _, address = socket.getaddrinfo(
+        parts.hostname, port, type=socket.SOCK_DGRAM
+    )[0]
+    with socket.socket(family, socket.SOCK_DGRAM) as probe:
+        probe.connect(address)
+        return probe.getsockname()[0]
+
+
+class MasterLink(threading.Thread):
+    """Background thread that registers the slave and then heartbeats."""
+
+    def __init__(self, config: dict, task_types: tuple[str, ...]):
+        super().__init__(name="master-link", daemon=True)
+        self.master_url = config["MASTER_URL"].rstrip("/")
+        self.configured_ip = config["SLAVE_IP"]
+        self.port = config["SLAVE_PORT"]
+        self.workers = config["SLAVE_WORKERS"]
+        self.heartbeat_interval_s = config["HEARTBEAT_INTERVAL"]
+        self.task_types = task_types
+        self.registered = False
+        self.advertised_ip: str | None = None
+        self._stop = threading.Event()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def run(self) -> None:
+        delay_s = FIRST_RETRY_DELAY_S
+        while not self._stop.is_set():
+            if not self.registered:
+                if self._register():
+                    delay_s = FIRST_RETRY_DELAY_S
+                    continue
+                self._stop.wait(delay_s)
+                delay_s = min(delay_s * 2, self.heartbeat_interval_s)
+                continue
+            self._stop.wait(self.heartbeat_interval_s)
+            if not self._stop.is_set():
+                self._heartbeat()
+
+    def _identity(self) -> dict:
+        ip = self.configured_ip or local_address_towards(self.master_url)
+        self.advertised_ip = ip
+        return {"slave_ip": ip, "slave_port": self.port}
+
+    def _register(self) -> bool:
+        try:
+            body = {
+                **self._identity(),
+                "task_types": list(self.task_types),
+                "workers": self.workers,
+            }
+            response = requests.post(
+                f"{self.master_url}/register", json=body, timeout=REQUEST_TIMEOUT_S
+            )
+            response.raise_for_status()
+        except (requests.RequestException, OSError) as error:
+            logger.warning(
+                "Cannot register with the master at %s (%s); retrying",
+                self.master_url, error,
+            )
+            return False
+        logger.info(
+            "Registered with %s as %s:%s offering %s",
+            self.master_url, body["slave_ip"], self.port, ", ".join(self.task_types),
+        )
+        self.registered = True
+        return True
+
+    def _heartbeat(self) -> None:
+        try:
+            response = requests.post(
+                f"{self.master_url}/heartbeat",
+                json=self._identity(),
+                timeout=REQUEST_TIMEOUT_S,
+            )
+        except (requests.RequestException, OSError) as error:
+            logger.warning("Heartbeat to %s failed: %s", self.master_url, error)
+            return
+        if response.status_code == 404:
+            logger.info("The master does not know this slave; registering again")
+            self.registered = False
+        elif response.status_code != 200:
+            logger.warning("Heartbeat answered HTTP %s", response.status_code)

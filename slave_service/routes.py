@@ -1,0 +1,101 @@
+"""The slave's HTTP interface."""
+
+from __future__ import annotations
+
+import base64
+import logging
+import time
+
+from flask import Blueprint, current_app, jsonify, request
+
+from slave_service.worker import Job
+from task_types import (
+    DEFAULT_TASK_TYPE,
+    TASK_TYPES,
+    OptionError,
+    TaskType,
+    UnknownTaskTypeError,
+    get_task_type,
+)
+
+logger = logging.getLogger(__name__)
+bp = Blueprint("slave", __name__)
+
+
+class BadTaskError(Exception):
+    """A /get_task request this slave cannot take; answered with 400."""
+
+
+@bp.errorhandler(BadTaskError)
+def answer_bad_task(error: BadTaskError):
+    return jsonify(status="error", error=str(error)), 400
+
+
+@bp.get("/")
+def index():
+    return "Slave is working"
+
+
+@bp.get("/check_status")
+def check_status():
+    link = current_app.extensions["master_link"]
+    return jsonify(
+        status="alive",
+        task_types=list(current_app.config["OFFERED_TASK_TYPES"]),
+        workers=current_app.config["SLAVE"]["SLAVE_WORKERS"],
+        registered=bool(link and link.registered),
+        advertised_ip=link.advertised_ip if link else None,
+    )
+
+
+@bp.post("/get_task")
+def get_task():
+    started = time.monotonic()
+    task_type = read_offered_task_type()
+    uploads = [u for u in request.files.getlist(task_type.upload_field) if u.filename]
+    if not uploads:
+        raise BadTaskError(f"no files in the field {task_type.upload_field!r}")
+    try:
+        options = task_type.parse_options(request.form)
+    except OptionError as error:
+        raise BadTaskError(str(error)) from None
+    file_ids = request.form.getlist("file_id")
+    if len(file_ids) != len(uploads):
+        file_ids = [str(number) for number in range(len(uploads))]
+
+    files = [(upload.filename, upload.read()) for upload in uploads]
+    if task_type.whole_request:
+        jobs = [Job(task_type.name, files, options)]
+    else:
+        jobs = [Job(task_type.name, [file], options) for file in files]
+    outcomes = [o for job_outcomes in current_app.extensions["pool"].run(jobs)
+                for o in job_outcomes]
+
+    results, errors = [], []
+    for file_id, (filename, _), outcome in zip(file_ids, files, outcomes):
+        if outcome.error is None:
+            results.append({
+                "filename": filename,
+                "file_id": file_id,
+                task_type.data_key: base64.b64encode(outcome.data).decode("ascii"),
+            })
+        else:
+            errors.append({"filename": filename, "file_id": file_id, "error": outcome.error})
+    logger.info(
+        "get_task %s: %d file(s), %d ok, %d failed in %.2f s",
+        task_type.name, len(files), len(results), len(errors),
+        time.monotonic() - started,
+    )
+    return jsonify(results=results, errors=errors)
+
+
+def read_offered_task_type() -> TaskType:
+    name = request.form.get("task_type") or DEFAULT_TASK_TYPE
+    try:
+        task_type = get_task_type(name)
+    except UnknownTaskTypeError as error:
+        raise BadTaskError(str(error)) from None
+    if task_type.name not in current_app.config["OFFERED_TASK_TYPES"]:
+        offered = ", ".join(current_app.config["OFFERED_TASK_TYPES"])
+        raise BadTaskError(f"this slave does not run {name!r} tasks; it runs {offered}")
+    return task_type
