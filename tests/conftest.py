@@ -14,3 +14,36 @@ def corpus() -> Path:
     if not CORPUS_DIR.is_dir():
         pytest.skip(f"the shared corpus is not at {CORPUS_DIR}")
     return CORPUS_DIR
+
+
+@pytest.fixture
+def make_cluster(tmp_path):
+    """Start LocalClusters in a temporary folder; all are stopped after the test."""
+    from scripts.local_cluster import LocalCluster
+
+    clusters = []
+
+    def make(name: str = "cluster") -> LocalCluster:
+        cluster = LocalCluster(tmp_path / name)
+        clusters.append(cluster)
+        return cluster
+
+    yield make
+    for cluster in clusters:
+        cluster.stop()
+
+
+@pytest.fixture(scope="module")
+def shared_cluster(tmp_path_factory):
+    """A master with two slaves of two workers each, shared by a module's tests."""
+    from scripts.local_cluster import LocalCluster
+
+    cluster = LocalCluster(tmp_path_factory.mktemp("shared-cluster"))
+    try:
+        cluster.start_master()
+        cluster.start_slave(SLAVE_WORKERS=2)
+        cluster.start_slave(SLAVE_WORKERS=2)
+        cluster.wait_for_slaves(2)
+        yield cluster
+    finally:
+        cluster.stop()
