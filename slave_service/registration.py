@@ -58,23 +58,23 @@ class MasterLink(threading.Thread):
         self.task_types = task_types
         self.registered = False
         self.advertised_ip: str | None = None
-        self._stop = threading.Event()
+        self._stopping = threading.Event()
 
     def stop(self) -> None:
-        self._stop.set()
+        self._stopping.set()
 
     def run(self) -> None:
         delay_s = FIRST_RETRY_DELAY_S
-        while not self._stop.is_set():
+        while not self._stopping.is_set():
             if not self.registered:
                 if self._register():
                     delay_s = FIRST_RETRY_DELAY_S
                     continue
-                self._stop.wait(delay_s)
+                self._stopping.wait(delay_s)
                 delay_s = min(delay_s * 2, self.heartbeat_interval_s)
                 continue
-            self._stop.wait(self.heartbeat_interval_s)
-            if not self._stop.is_set():
+            self._stopping.wait(self.heartbeat_interval_s)
+            if not self._stopping.is_set():
                 self._heartbeat()
 
     def _identity(self) -> dict:
