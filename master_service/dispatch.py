@@ -1,7 +1,9 @@
 """Sharing one request's files among slaves in chunks until each file has an outcome.
 
-Every capable slave gets a thread that takes up to `workers` files at a time from the
-request's queue, so fast slaves take more chunks and slow ones fewer. A chunk that fails
+Every capable slave gets one thread per worker; each takes the next file from the
+request's queue as soon as its previous one is answered, so a slave never holds more
+files than it has workers, fast slaves take more files and slow ones fewer, and no
+worker waits for a slower file of the same chunk. A chunk that fails
 in transport goes back to the queue for another slave (or the same one once it is
 heartbeating again), up to `max_attempts` tries per file. An error a processor reports
 about a file is final.
@@ -75,6 +77,7 @@ class Dispatch:
         threads = [
             threading.Thread(target=self._serve, args=(slave,), daemon=True)
             for slave in slaves
+            for _ in range(1 if self.task_type.whole_request else slave.workers)
         ]
         for thread in threads:
             thread.start()
@@ -91,6 +94,8 @@ class Dispatch:
 
     def _serve(self, slave: SlaveRecord) -> None:
         while True:
+            if not self.registry.is_usable(slave) and not self._wait_for_recovery(slave):
+                return
             chunk = self._take_chunk(slave)
             if not chunk:
                 return
@@ -104,8 +109,6 @@ class Dispatch:
                 )
                 self.registry.record_answer(slave, len(chunk), 0, chunk_failed=True)
                 self._give_back(chunk, f"slave {slave.address} {error}")
-                if not self._wait_for_recovery(slave):
-                    return
                 continue
             self.registry.record_answer(slave, len(chunk), done, chunk_failed=False)
 
@@ -115,11 +118,23 @@ class Dispatch:
                 if self._unfinished == 0:
                     return []
                 self._condition.wait()
-            size = len(self._pending) if self.task_type.whole_request else slave.workers
-            chunk = [self._pending.popleft() for _ in range(min(size, len(self._pending)))]
+            if self.task_type.whole_request:
+                chunk = list(self._pending)
+                self._pending.clear()
+            else:
+                chunk = [self._next_job_for(slave)]
         for job in chunk:
             job.slaves_tried.append(slave.address)
         return chunk
+
+    def _next_job_for(self, slave: SlaveRecord) -> FileJob:
+        """The first pending file this slave has not failed yet, else the first one."""
+        job = next(
+            (j for j in self._pending if slave.address not in j.slaves_tried),
+            self._pending[0],
+        )
+        self._pending.remove(job)
+        return job
 
     def _send(self, slave: SlaveRecord, chunk: list[FileJob]) -> int:
         """Send a chunk and store what came back; returns the number of results."""
