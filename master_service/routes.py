@@ -98,6 +98,10 @@ def assign_task():
     Dispatch(registry(), task_type, form_options, jobs, settings).run(slaves)
 
     answer = summarise(task_type, jobs, misplaced)
+    for failure in answer["failed"]:
+        logger.warning(
+            "%s file %r failed: %s", task_type.name, failure["filename"], failure["error"]
+        )
     logger.info(
         "assign_task %s: %d file(s), %d saved, %d failed in %.2f s",
         task_type.name, len(jobs) + len(misplaced), answer["total_files_processed"],
