@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Flask, jsonify
+from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from master_service.config import load_master_config
-from master_service.errors import ApiError
+from master_service.errors import ApiError, TooManyFilesError
 from master_service.registry import SlaveRegistry
 from master_service.routes import bp
 
@@ -30,6 +30,10 @@ def create_app(config: dict | None = None) -> Flask:
 
     @app.errorhandler(RequestEntityTooLarge)
     def answer_too_large(error):
+        # Werkzeug raises the same error for too many form parts as for too many bytes.
+        if (request.content_length or 0) <= app.config["MAX_CONTENT_LENGTH"]:
+            too_many = TooManyFilesError(settings["MAX_FILES"])
+            return jsonify(too_many.to_json()), too_many.status
         message = (
             f"the upload is larger than MAX_UPLOAD_MB={settings['MAX_UPLOAD_MB']} MB; "
             "send fewer or smaller files per request"

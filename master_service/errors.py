@@ -19,6 +19,17 @@ class BadRequestError(ApiError):
     status = 400
 
 
+class TooManyFilesError(ApiError):
+    status = 400
+
+    def __init__(self, max_files: int):
+        super().__init__(
+            f"the request holds more than MAX_FILES={max_files} files; "
+            "split it into several requests",
+            limit="MAX_FILES",
+        )
+
+
 class UnknownSlaveError(ApiError):
     status = 404
 

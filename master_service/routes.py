@@ -10,7 +10,12 @@ from pathlib import Path
 from flask import Blueprint, current_app, jsonify, request
 
 from master_service.dispatch import Dispatch, DispatchSettings, FileJob
-from master_service.errors import BadRequestError, NoCapableSlaveError, UnknownSlaveError
+from master_service.errors import (
+    BadRequestError,
+    NoCapableSlaveError,
+    TooManyFilesError,
+    UnknownSlaveError,
+)
 from master_service.registry import SlaveRegistry
 from task_types import (
     DEFAULT_TASK_TYPE,
@@ -125,6 +130,9 @@ def read_uploads(task_type: TaskType) -> tuple[list[FileJob], list[dict]]:
         for number, upload in enumerate(request.files.getlist(task_type.upload_field))
         if upload.filename
     ]
+    max_files = current_app.config["MASTER"]["MAX_FILES"]
+    if len(request.files.getlist(task_type.upload_field)) > max_files:
+        raise TooManyFilesError(max_files)
     if not jobs:
         raise BadRequestError(
             f"no files in the field {task_type.upload_field!r}; task type "

@@ -295,3 +295,29 @@ def test_files_of_a_dead_slave_go_to_a_live_one(make_cluster, tmp_path):
     assert dead["failures"] >= 1
     assert dead["files_done"] == 0
     assert dead["state"] == "failing"
+
+
+def test_upload_limits_answer_json_naming_the_limit(make_cluster):
+    """Too many files gets a 400 naming MAX_FILES; too many bytes a 413 naming MAX_UPLOAD_MB."""
+    cluster = make_cluster()
+    cluster.start_master(MAX_FILES=5, MAX_UPLOAD_MB=1)
+    cluster.start_slave(SLAVE_TASK_TYPES="text")
+    cluster.wait_for_slaves(1)
+
+    many = [("texts", (f"t{n}.txt", b"words")) for n in range(6)]
+    response = requests.post(f"{cluster.master_url}/assign_task",
+                             data={"task_type": "text"}, files=many)
+    assert response.status_code == 400
+    assert response.json()["limit"] == "MAX_FILES"
+
+    parts = [("texts", (f"t{n}.txt", b"words")) for n in range(200)]
+    response = requests.post(f"{cluster.master_url}/assign_task",
+                             data={"task_type": "text"}, files=parts)
+    assert response.status_code == 400
+    assert response.json()["limit"] == "MAX_FILES"
+
+    big = [("texts", ("big.txt", b"x" * (2 * 1024 * 1024)))]
+    response = requests.post(f"{cluster.master_url}/assign_task",
+                             data={"task_type": "text"}, files=big)
+    assert response.status_code == 413
+    assert response.json()["limit"] == "MAX_UPLOAD_MB"
