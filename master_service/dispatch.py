@@ -156,7 +156,12 @@ class Dispatch:
         saved = 0
         for job in chunk:
             if job.file_id in answer.results:
-                job.saved_path = str(self._store(job, answer.results[job.file_id]))
+                try:
+                    job.saved_path = str(self._store(job, answer.results[job.file_id]))
+                except OSError as error:
+                    logger.exception("Cannot store the result of %r", job.filename)
+                    job.error = f"the result could not be stored on the master: {error}"
+                    continue
                 saved += 1
             elif job.file_id in answer.errors:
                 job.error = answer.errors[job.file_id]

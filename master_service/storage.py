@@ -9,7 +9,8 @@ import unicodedata
 from pathlib import Path
 
 UNSAFE_CHARACTERS = re.compile(r"[^\w.\-]+")
-MAX_STEM_CHARACTERS = 120
+MAX_STEM_BYTES = 150
+"""Room for the result's prefix, suffix and a number within a 255-byte file name."""
 
 
 def read_umask() -> int:
@@ -28,7 +29,7 @@ def safe_stem(upload_name: str) -> str:
     name = unicodedata.normalize("NFC", name)
     name = UNSAFE_CHARACTERS.sub("_", name).strip("._")
     stem = name.rsplit(".", 1)[0] if "." in name else name
-    stem = stem.strip("._")[:MAX_STEM_CHARACTERS]
+    stem = stem.encode()[:MAX_STEM_BYTES].decode(errors="ignore").strip("._")
     return stem or "file"
 
 
