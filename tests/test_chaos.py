@@ -1,0 +1,116 @@
+"""Slaves that die or freeze mid-request: every file still ends with one outcome."""
+
+from __future__ import annotations
+
+import io
+import signal
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import requests
+from PIL import Image
+
+FILE_COUNT = 60
+
+
+def photo_bytes(seed: int) -> bytes:
+    rng = np.random.default_rng(seed)
+    pixels = rng.integers(0, 256, (600, 800, 3), dtype=np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="JPEG", quality=85)
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def photos() -> list[tuple[str, bytes]]:
+    return [(f"photo_{n:02d}.jpg", photo_bytes(n)) for n in range(FILE_COUNT)]
+
+
+def send_in_background(url: str, photos) -> dict:
+    outcome = {}
+
+    def send():
+        files = [("images", (name, data)) for name, data in photos]
+        response = requests.post(f"{url}/assign_task", data={"task_type": "image"},
+                                 files=files, timeout=120)
+        outcome["status"] = response.status_code
+        outcome["answer"] = response.json()
+
+    thread = threading.Thread(target=send)
+    thread.start()
+    outcome["thread"] = thread
+    return outcome
+
+
+def wait_until_busy(slave_url: str, timeout_s: float = 20.0) -> None:
+    """Wait until the slave has started answering chunks (its log shows a task)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+        if "get_task" in Path(slave_url).read_text(errors="replace"):
+            return
+    raise AssertionError("the slave never got work")
+
+
+def assert_one_outcome_each(answer: dict, results_dir: Path) -> None:
+    names = [entry["filename"] for entry in answer["files"]]
+    assert sorted(names) == [f"photo_{n:02d}.jpg" for n in range(FILE_COUNT)]
+    assert answer["failed"] == []
+    assert answer["total_files_processed"] == FILE_COUNT
+    stored = sorted(p.name for p in (results_dir / "image").iterdir())
+    assert stored == [f"processed_photo_{n:02d}.png" for n in range(FILE_COUNT)]
+
+
+def failures_of(cluster, slave) -> int:
+    status = requests.get(f"{cluster.master_url}/check_status", timeout=5).json()
+    (record,) = [s for s in status["slaves"] if s["slave_port"] == slave.port]
+    return record["failures"]
+
+
+def three_slave_cluster(make_cluster, **master_settings):
+    cluster = make_cluster()
+    cluster.start_master(**master_settings)
+    for _ in range(3):
+        cluster.start_slave(SLAVE_WORKERS=1, SLAVE_TASK_TYPES="image")
+    cluster.wait_for_slaves(3)
+    return cluster
+
+
+def test_killed_slave_loses_no_file(make_cluster, photos):
+    """SIGKILL one of three slaves mid-request: all files are stored exactly once."""
+    cluster = three_slave_cluster(make_cluster)
+    victim = cluster.slaves[0]
+
+    outcome = send_in_background(cluster.master_url, photos)
+    wait_until_busy(str(victim.log_path))
+    victim.signal(signal.SIGKILL)
+    outcome["thread"].join(timeout=120)
+
+    assert outcome["status"] == 200
+    assert_one_outcome_each(outcome["answer"], cluster.results_dir)
+    assert failures_of(cluster, victim) >= 1
+
+
+def test_frozen_slave_is_routed_around_and_its_late_answers_change_nothing(
+    make_cluster, photos
+):
+    """SIGSTOP a slave: its chunk times out, goes elsewhere; SIGCONT adds nothing."""
+    cluster = three_slave_cluster(make_cluster, SLAVE_TIMEOUT=3)
+    victim = cluster.slaves[0]
+
+    outcome = send_in_background(cluster.master_url, photos)
+    wait_until_busy(str(victim.log_path))
+    victim.signal(signal.SIGSTOP)
+    try:
+        outcome["thread"].join(timeout=120)
+    finally:
+        victim.signal(signal.SIGCONT)
+
+    assert outcome["status"] == 200
+    assert_one_outcome_each(outcome["answer"], cluster.results_dir)
+    assert failures_of(cluster, victim) >= 1
+    time.sleep(2)  # let the revived slave finish and answer into the void
+    assert_one_outcome_each(outcome["answer"], cluster.results_dir)
