@@ -21,7 +21,7 @@ from pathlib import Path
 from master_service.errors import SlaveCallError
 from master_service.registry import SlaveRecord, SlaveRegistry
 from master_service.slave_calls import send_chunk
-from master_service.storage import safe_stem, write_new_file
+from master_service.storage import safe_name, safe_stem, write_new_file
 from task_types import TaskType
 
 logger = logging.getLogger(__name__)
@@ -100,17 +100,32 @@ class Dispatch:
             if not chunk:
                 return
             self.registry.record_sent(slave, len(chunk))
-            try:
-                done = self._send(slave, chunk)
-            except SlaveCallError as error:
+            problem = self._send_and_store(slave, chunk)
+            unfinished = [job for job in chunk if not job.finished]
+            saved = sum(1 for job in chunk if job.saved_path)
+            self.registry.record_answer(
+                slave, len(chunk), saved, chunk_failed=problem is not None
+            )
+            self._mark_finished(len(chunk) - len(unfinished))
+            if unfinished:
                 logger.warning(
-                    "Slave %s failed a chunk of %d %s file(s): %s",
-                    slave.address, len(chunk), self.task_type.name, error,
+                    "Slave %s failed %d %s file(s): %s",
+                    slave.address, len(unfinished), self.task_type.name, problem,
                 )
-                self.registry.record_answer(slave, len(chunk), 0, chunk_failed=True)
-                self._give_back(chunk, f"slave {slave.address} {error}")
-                continue
-            self.registry.record_answer(slave, len(chunk), done, chunk_failed=False)
+                self._give_back(unfinished, f"slave {slave.address} {problem}")
+
+    def _send_and_store(self, slave: SlaveRecord, chunk: list[FileJob]) -> str | None:
+        """Send a chunk and store its outcomes; returns what went wrong, if anything."""
+        try:
+            missing = self._send(slave, chunk)
+        except SlaveCallError as error:
+            return str(error)
+        except Exception:
+            logger.exception("Unexpected failure handling a chunk for %s", slave.address)
+            return "could not be used (unexpected error on the master, see its log)"
+        if missing:
+            return f"left {len(missing)} file(s) out of its answer"
+        return None
 
     def _take_chunk(self, slave: SlaveRecord) -> list[FileJob]:
         with self._condition:
@@ -136,13 +151,13 @@ class Dispatch:
         self._pending.remove(job)
         return job
 
-    def _send(self, slave: SlaveRecord, chunk: list[FileJob]) -> int:
-        """Send a chunk and store what came back; returns the number of results."""
+    def _send(self, slave: SlaveRecord, chunk: list[FileJob]) -> list[FileJob]:
+        """Send a chunk and store what came back; returns the files left unanswered."""
         answer = send_chunk(
             slave,
             self.task_type,
             self.options,
-            [(job.file_id, job.filename, job.stream) for job in chunk],
+            [(job.file_id, safe_name(job.filename), job.stream) for job in chunk],
             self.settings.slave_timeout_s,
         )
         missing = [
@@ -151,9 +166,9 @@ class Dispatch:
             if job.file_id not in answer.results and job.file_id not in answer.errors
         ]
         if missing and self.task_type.whole_request:
+            # Vectors fitted without some of the texts are not in the request's space.
             raise SlaveCallError(f"left {len(missing)} file(s) out of its answer")
 
-        saved = 0
         for job in chunk:
             if job.file_id in answer.results:
                 try:
@@ -161,15 +176,9 @@ class Dispatch:
                 except OSError as error:
                     logger.exception("Cannot store the result of %r", job.filename)
                     job.error = f"the result could not be stored on the master: {error}"
-                    continue
-                saved += 1
             elif job.file_id in answer.errors:
                 job.error = answer.errors[job.file_id]
-        self._mark_finished(len(chunk) - len(missing))
-
-        if missing:
-            self._give_back(missing, f"slave {slave.address} left it out of its answer")
-        return saved
+        return missing
 
     def _store(self, job: FileJob, data: bytes) -> Path:
         folder = self.settings.results_dir / self.task_type.name

@@ -104,6 +104,10 @@ class SlaveRegistry:
             if chunk_failed:
                 slave.failures += 1
                 slave.failed_at = time.time()
+            else:
+                # An answer is as good a sign of life as a heartbeat, and a busy master
+                # may be slow to serve the heartbeats.
+                slave.last_seen = time.time()
 
     def snapshot(self) -> list[dict]:
         now = time.time()

@@ -50,7 +50,7 @@ def check_status():
 
 @bp.post("/register")
 def register():
-    body = request.get_json(silent=True)
+    body = read_json_body()
     ip, port = read_slave_address(body)
     task_types = read_task_types(body.get("task_types"))
     workers = read_workers(body.get("workers"))
@@ -72,7 +72,7 @@ def register():
 
 @bp.post("/heartbeat")
 def heartbeat():
-    ip, port = read_slave_address(request.get_json(silent=True))
+    ip, port = read_slave_address(read_json_body())
     address = f"{ip}:{port}"
     if not registry().heartbeat(address):
         raise UnknownSlaveError(f"slave {address} is not registered; register first")
@@ -183,6 +183,13 @@ def describe_missing_slave(task_type: TaskType) -> str:
     return reason + "; start one with `python slave.py`"
 
 
+def read_json_body() -> object:
+    try:
+        return request.get_json(silent=True)
+    except RecursionError:
+        return None
+
+
 def read_slave_address(body) -> tuple[str, int]:
     if not isinstance(body, dict):
         raise BadRequestError("expected a JSON object with slave_ip and slave_port")
@@ -196,7 +203,7 @@ def read_slave_address(body) -> tuple[str, int]:
             f"field 'slave_ip' must be an IP address, got {ip!r}", field="slave_ip"
         ) from None
     port = body.get("slave_port")
-    if isinstance(port, str) and port.isdigit():
+    if isinstance(port, str) and port.isascii() and port.isdigit() and len(port) <= 5:
         port = int(port)
     if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
         raise BadRequestError(

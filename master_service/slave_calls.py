@@ -13,6 +13,7 @@ from master_service.registry import SlaveRecord
 from task_types import TaskType
 
 CONNECT_TIMEOUT_S = 5.0
+TIME_LIMIT_MARGIN_S = 2.0
 
 
 @dataclass
@@ -31,7 +32,14 @@ def send_chunk(
     timeout_s: float,
 ) -> ChunkAnswer:
     """Post (file_id, filename, stream) triples to a slave; raises SlaveCallError."""
-    form = {"task_type": task_type.name, **options, "file_id": [f[0] for f in files]}
+    form = {
+        "task_type": task_type.name,
+        **options,
+        "file_id": [f[0] for f in files],
+        # The slave stops a file before the master stops waiting for it, so a slow
+        # file ends with its own error instead of being resent.
+        "time_limit_s": f"{max(1.0, timeout_s - TIME_LIMIT_MARGIN_S):g}",
+    }
     parts = []
     for _, filename, stream in files:
         stream.seek(0)

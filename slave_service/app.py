@@ -12,7 +12,8 @@ def create_app(config: dict, offered_task_types, pool, master_link=None) -> Flas
     app = Flask(__name__)
     app.config["SLAVE"] = config
     app.config["OFFERED_TASK_TYPES"] = tuple(offered_task_types)
-    app.config["MAX_FORM_PARTS"] = 10_000
+    # A whole-request chunk holds two parts per file (the file and its id).
+    app.config["MAX_FORM_PARTS"] = 100_000
     app.extensions["pool"] = pool
     app.extensions["master_link"] = master_link
     app.register_blueprint(bp)

@@ -94,17 +94,18 @@ class WorkerPool:
         self._all.add(worker)
         return worker
 
-    def run(self, jobs: list[Job]) -> list[list[Outcome]]:
+    def run(self, jobs: list[Job], timeout_s: float | None = None) -> list[list[Outcome]]:
         """Outcomes of each job, in order; blocks while all workers are busy."""
+        timeout_s = timeout_s or self.file_timeout_s
         with ThreadPoolExecutor(max_workers=min(len(jobs), self.size)) as threads:
-            return list(threads.map(self._run_on_idle_worker, jobs))
+            return list(threads.map(lambda job: self._run_on_idle_worker(job, timeout_s), jobs))
 
-    def _run_on_idle_worker(self, job: Job) -> list[Outcome]:
+    def _run_on_idle_worker(self, job: Job, timeout_s: float) -> list[Outcome]:
         worker = self._idle.get()
         try:
             if not worker.alive:
                 worker = self._replace(worker)
-            return worker.run(job, self.file_timeout_s)
+            return worker.run(job, timeout_s)
         finally:
             if not worker.alive:
                 worker = self._replace(worker)

@@ -59,17 +59,21 @@ def get_task():
         options = task_type.parse_options(request.form)
     except OptionError as error:
         raise BadTaskError(str(error)) from None
-    file_ids = request.form.getlist("file_id")
+    file_ids = request.form.getlist("file_id") or [str(n) for n in range(len(uploads))]
     if len(file_ids) != len(uploads):
-        file_ids = [str(number) for number in range(len(uploads))]
+        raise BadTaskError(
+            f"{len(file_ids)} file_id field(s) for {len(uploads)} file(s); a file part "
+            "may be malformed"
+        )
+    time_limit_s = read_time_limit()
 
     files = [(upload.filename, upload.read()) for upload in uploads]
     if task_type.whole_request:
         jobs = [Job(task_type.name, files, options)]
     else:
         jobs = [Job(task_type.name, [file], options) for file in files]
-    outcomes = [o for job_outcomes in current_app.extensions["pool"].run(jobs)
-                for o in job_outcomes]
+    pool = current_app.extensions["pool"]
+    outcomes = [o for job_outcomes in pool.run(jobs, time_limit_s) for o in job_outcomes]
 
     results, errors = [], []
     for file_id, (filename, _), outcome in zip(file_ids, files, outcomes):
@@ -87,6 +91,15 @@ def get_task():
         time.monotonic() - started,
     )
     return jsonify(results=results, errors=errors)
+
+
+def read_time_limit() -> float:
+    """FILE_TIMEOUT, or less when the master will stop waiting sooner."""
+    limit_s = current_app.config["SLAVE"]["FILE_TIMEOUT"]
+    try:
+        return min(limit_s, float(request.form.get("time_limit_s", limit_s)))
+    except ValueError:
+        raise BadTaskError("form field 'time_limit_s' must be a number") from None
 
 
 def read_offered_task_type() -> TaskType:
