@@ -153,8 +153,15 @@ def main(argv: list[str] | None = None) -> int:
         print("error: the folders given hold no files", file=sys.stderr)
         return EXIT_USAGE
 
+    if not args.master_url.startswith(("http://", "https://")):
+        print(f"error: the master URL must start with http:// or https://, such as "
+              f"http://{args.master_url}", file=sys.stderr)
+        return EXIT_USAGE
     try:
         response = send(args, files)
+    except requests.exceptions.InvalidURL as error:
+        print(f"error: {args.master_url} is not a usable URL: {error}", file=sys.stderr)
+        return EXIT_USAGE
     except requests.ConnectionError:
         print(f"error: cannot reach the master at {args.master_url}; check that "
               "`python master.py` runs there and that the address and port are right",

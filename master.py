@@ -5,6 +5,8 @@ import logging
 import waitress
 
 from master_service.app import BYTES_PER_MB, create_app
+from master_service.config import MASTER_SETTINGS
+from settings import load_settings_or_exit
 
 logger = logging.getLogger("master")
 
@@ -14,7 +16,11 @@ WAITRESS_BODY_MARGIN_MB = 64
 
 
 def main() -> None:
-    app = create_app()
+    settings = load_settings_or_exit(
+        MASTER_SETTINGS, "master.py", "Start the master: it takes uploads and shares "
+        "them among registered slaves."
+    )
+    app = create_app(settings)
     config = app.config["MASTER"]
     logging.basicConfig(
         level=config["LOG_LEVEL"],

@@ -4,6 +4,7 @@ environment and from a `.env` file in the working directory (real variables win)
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -44,6 +45,12 @@ def positive_float(value: str) -> float:
     return number
 
 
+def http_url(value: str) -> str:
+    if not value.startswith(("http://", "https://")):
+        raise ValueError("must start with http:// or https://")
+    return value
+
+
 def load_settings(
     table: tuple[Setting, ...],
     overrides: Mapping[str, Any] | None = None,
@@ -80,3 +87,18 @@ def describe_settings(table: tuple[Setting, ...]) -> str:
     return "\n".join(
         f"  {s.name:<20} {s.help} (default: {s.default})" for s in table
     )
+
+
+def load_settings_or_exit(table: tuple[Setting, ...], program: str, summary: str):
+    """Settings for a service's main(); answers --help and exits 2 on a bad value."""
+    if any(arg in ("-h", "--help") for arg in sys.argv[1:]):
+        print(f"usage: python {program}\n\n{summary}\n\nSettings, from the "
+              f"environment or .env:\n{describe_settings(table)}")
+        sys.exit(0)
+    try:
+        if len(sys.argv) > 1:
+            raise SettingsError("takes no arguments; see --help for its settings")
+        return load_settings(table)
+    except SettingsError as error:
+        print(f"{program}: {error}", file=sys.stderr)
+        sys.exit(2)

@@ -7,7 +7,8 @@ import sys
 import waitress
 
 from slave_service.app import create_app
-from slave_service.config import load_slave_config
+from settings import load_settings_or_exit
+from slave_service.config import SLAVE_SETTINGS
 from slave_service.pool import WORKER_PRELOAD, WorkerPool
 from slave_service.registration import MasterLink, offered_task_types
 from task_types import TASK_TYPES
@@ -20,7 +21,10 @@ def stop_on_terminate(signal_number, frame):
 
 
 def main() -> None:
-    config = load_slave_config()
+    config = load_settings_or_exit(
+        SLAVE_SETTINGS, "slave.py", "Start a slave: it registers with the master and "
+        "processes the files it is sent."
+    )
     logging.basicConfig(
         level=config["LOG_LEVEL"],
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -132,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{remote:7.1f} files/s")
     print(f"ratio distributed / in-process:        {remote / local:7.2f}")
     print(f"master peak RSS:                       {peak / 2**20:7.1f} MB")
+    shutil.rmtree(workdir, ignore_errors=True)
     return 0
 
 

@@ -80,6 +80,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--results-dir", type=Path, default=REPO_DIR / "processed_results")
     args = parser.parse_args(argv)
 
+    missing = [str(p) for p in args.paths if not p.exists()]
+    if missing:
+        parser.error(f"no such file or folder: {', '.join(missing)}")
     workdir = Path(tempfile.mkdtemp(prefix="demo-"))
     if args.paths:
         plan, source = plan_from_paths(args.paths), "the paths given"

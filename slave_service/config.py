@@ -2,7 +2,14 @@
 
 import os
 
-from settings import Setting, load_settings, port_number, positive_float, positive_int
+from settings import (
+    Setting,
+    http_url,
+    load_settings,
+    port_number,
+    positive_float,
+    positive_int,
+)
 from task_types import TASK_TYPES, UnknownTaskTypeError, get_task_type
 
 
@@ -17,7 +24,7 @@ def task_type_list(value: str) -> tuple[str, ...]:
 
 
 SLAVE_SETTINGS = (
-    Setting("MASTER_URL", str, "http://localhost:5000", "where the master listens"),
+    Setting("MASTER_URL", http_url, "http://localhost:5000", "where the master listens"),
     Setting("SLAVE_HOST", str, "0.0.0.0", "address to listen on"),
     Setting("SLAVE_PORT", port_number, 3000, "port to listen on"),
     Setting(
