@@ -6,6 +6,7 @@ import waitress
 
 from master_service.app import BYTES_PER_MB, create_app
 from master_service.config import MASTER_SETTINGS
+from master_service.liveness import LivenessMonitor
 from settings import load_settings_or_exit
 
 logger = logging.getLogger("master")
@@ -30,6 +31,7 @@ def main() -> None:
         "Master listening on %s:%s, results in %s",
         config["MASTER_HOST"], config["MASTER_PORT"], config["RESULTS_DIR"],
     )
+    LivenessMonitor(app.extensions["slave_registry"]).start()
     waitress.serve(
         app,
         host=config["MASTER_HOST"],

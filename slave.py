@@ -5,6 +5,7 @@ import signal
 import sys
 
 import waitress
+from dotenv import load_dotenv
 
 from slave_service.app import create_app
 from settings import load_settings_or_exit
@@ -29,6 +30,8 @@ def main() -> None:
         level=config["LOG_LEVEL"],
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # The processors' input limits are read from the environment in the workers.
+    load_dotenv(override=False)
     task_types = offered_task_types(config["SLAVE_TASK_TYPES"])
     if not task_types:
         logger.error("No task type can run here; check SLAVE_TASK_TYPES")

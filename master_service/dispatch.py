@@ -1,10 +1,11 @@
 """Sharing one request's files among slaves in chunks until each file has an outcome.
 
-Every capable slave gets one thread per worker; each takes the next file from the
-request's queue as soon as its previous one is answered, so a slave never holds more
-files than it has workers, fast slaves take more files and slow ones fewer, and no
-worker waits for a slower file of the same chunk. A chunk that fails
-in transport goes back to the queue for another slave (or the same one once it is
+Every capable slave gets one thread per worker. Each thread reserves one of the slave's
+workers in the registry, which counts them across all requests, takes the next file
+from the request's queue, and waits for its answer before taking another. So a slave
+never holds more files than it has workers, fast slaves take more files and slow ones
+fewer, and no worker waits for a slower file of the same chunk. A chunk that fails in
+transport goes back to the queue for another slave (or the same one once it is
 heartbeating again), up to `max_attempts` tries per file. An error a processor reports
 about a file is final.
 """
@@ -27,6 +28,7 @@ from task_types import TaskType
 logger = logging.getLogger(__name__)
 
 RECOVERY_POLL_S = 0.25
+BUSY_SLAVE_POLL_S = 0.05
 
 
 @dataclass
@@ -97,10 +99,15 @@ class Dispatch:
             if not self.registry.is_usable(slave) and not self._wait_for_recovery(slave):
                 return
             chunk = self._take_chunk(slave)
+            if chunk is None:
+                continue
             if not chunk:
                 return
             self.registry.record_sent(slave, len(chunk))
-            problem = self._send_and_store(slave, chunk)
+            try:
+                problem = self._send_and_store(slave, chunk)
+            finally:
+                self.registry.release(slave)
             unfinished = [job for job in chunk if not job.finished]
             saved = sum(1 for job in chunk if job.saved_path)
             self.registry.record_answer(
@@ -127,20 +134,38 @@ class Dispatch:
             return f"left {len(missing)} file(s) out of its answer"
         return None
 
-    def _take_chunk(self, slave: SlaveRecord) -> list[FileJob]:
-        with self._condition:
-            while not self._pending:
-                if self._unfinished == 0:
-                    return []
-                self._condition.wait()
-            if self.task_type.whole_request:
-                chunk = list(self._pending)
-                self._pending.clear()
-            else:
-                chunk = [self._next_job_for(slave)]
+    def _take_chunk(self, slave: SlaveRecord) -> list[FileJob] | None:
+        """Files for the slave's next chunk, with one of its workers reserved.
+
+        Returns [] when every file has an outcome, None when the slave stopped being
+        usable while this thread waited for one of its workers.
+        """
+        while True:
+            with self._condition:
+                while not self._pending:
+                    if self._unfinished == 0:
+                        return []
+                    self._condition.wait()
+            if not self.registry.is_usable(slave):
+                return None
+            if not self.registry.try_reserve(slave):
+                time.sleep(BUSY_SLAVE_POLL_S)  # its workers are busy with other requests
+                continue
+            with self._condition:
+                if self._pending:
+                    chunk = self._pop_chunk(slave)
+                    break
+            self.registry.release(slave)
         for job in chunk:
             job.slaves_tried.append(slave.address)
         return chunk
+
+    def _pop_chunk(self, slave: SlaveRecord) -> list[FileJob]:
+        if self.task_type.whole_request:
+            chunk = list(self._pending)
+            self._pending.clear()
+            return chunk
+        return [self._next_job_for(slave)]
 
     def _next_job_for(self, slave: SlaveRecord) -> FileJob:
         """The first pending file this slave has not failed yet, else the first one."""

@@ -17,8 +17,10 @@ class SlaveRecord:
     last_seen: float = field(default_factory=time.time)
     failed_at: float | None = None
     files_in_flight: int = 0
+    chunks_in_flight: int = 0
     files_done: int = 0
     failures: int = 0
+    reported_state: str = "up"
 
     @property
     def address(self) -> str:
@@ -90,6 +92,30 @@ class SlaveRegistry:
     def list_offering(self, task_type: str) -> list[SlaveRecord]:
         with self._lock:
             return [s for s in self._slaves.values() if task_type in s.task_types]
+
+    def try_reserve(self, slave: SlaveRecord) -> bool:
+        """Claim one of the slave's workers for a chunk; False when all are taken."""
+        with self._lock:
+            if slave.chunks_in_flight >= slave.workers:
+                return False
+            slave.chunks_in_flight += 1
+            return True
+
+    def release(self, slave: SlaveRecord) -> None:
+        with self._lock:
+            slave.chunks_in_flight -= 1
+
+    def sweep(self) -> list[tuple[SlaveRecord, str, str]]:
+        """Slaves whose state changed since the last sweep, as (slave, old, new)."""
+        now = time.time()
+        changes = []
+        with self._lock:
+            for slave in self._slaves.values():
+                state = slave.state(now, self.heartbeat_timeout_s)
+                if state != slave.reported_state:
+                    changes.append((slave, slave.reported_state, state))
+                    slave.reported_state = state
+        return changes
 
     def record_sent(self, slave: SlaveRecord, file_count: int) -> None:
         with self._lock:

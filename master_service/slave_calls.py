@@ -36,6 +36,7 @@ def send_chunk(
         "task_type": task_type.name,
         **options,
         "file_id": [f[0] for f in files],
+        "file_size": [str(stream_size(f[2])) for f in files],
         # The slave stops a file before the master stops waiting for it, so a slow
         # file ends with its own error instead of being resent.
         "time_limit_s": f"{max(1.0, timeout_s - TIME_LIMIT_MARGIN_S):g}",
@@ -61,6 +62,13 @@ def send_chunk(
     if response.status_code != 200:
         raise SlaveCallError(f"answered HTTP {response.status_code}")
     return parse_answer(response, task_type)
+
+
+def stream_size(stream) -> int:
+    stream.seek(0, 2)
+    size = stream.tell()
+    stream.seek(0)
+    return size
 
 
 def parse_answer(response: requests.Response, task_type: TaskType) -> ChunkAnswer:

@@ -68,6 +68,9 @@ def get_task():
     time_limit_s = read_time_limit()
 
     files = [(upload.filename, upload.read()) for upload in uploads]
+    files, file_ids = drop_incomplete(files, file_ids, request.form.getlist("file_size"))
+    if not files:
+        return jsonify(results=[], errors=[])
     if task_type.whole_request:
         jobs = [Job(task_type.name, files, options)]
     else:
@@ -91,6 +94,24 @@ def get_task():
         time.monotonic() - started,
     )
     return jsonify(results=results, errors=errors)
+
+
+def drop_incomplete(files, file_ids, declared_sizes):
+    """Leave out files that arrived shorter or longer than the master sent them.
+
+    They are left out of the answer, so the master sends them again.
+    """
+    if len(declared_sizes) != len(files):
+        return files, file_ids
+    kept_files, kept_ids = [], []
+    for file, file_id, size in zip(files, file_ids, declared_sizes):
+        if str(len(file[1])) == size:
+            kept_files.append(file)
+            kept_ids.append(file_id)
+        else:
+            logger.warning("File %r arrived with %d bytes, not %s; leaving it out",
+                           file[0], len(file[1]), size)
+    return kept_files, kept_ids
 
 
 def read_time_limit() -> float:

@@ -71,6 +71,11 @@ def serve_jobs(connection, memory_limit_mb: int) -> None:
     """Worker process main loop: receive a job, answer its outcomes, until closed."""
     # A group of its own lets the pool kill the worker with any program it started.
     os.setpgid(0, 0)
+    logging.basicConfig(
+        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    # pypdf warns once per damaged object; a hostile PDF would flood the slave's log.
+    logging.getLogger("pypdf").setLevel(logging.ERROR)
     limit_bytes = memory_limit_mb * BYTES_PER_MB
     resource.setrlimit(resource.RLIMIT_AS, (limit_bytes, limit_bytes))
     while True:

@@ -676,7 +676,8 @@ def test_send_chunk_posts_the_files_and_rejects_http_errors(registry, monkeypatc
     ((url, kwargs),) = posted
     assert url == "http://10.0.0.1:3000/get_task"
     assert kwargs["data"] == {
-        "task_type": "ocr", "lang": "deu", "file_id": ["4"], "time_limit_s": "5",
+        "task_type": "ocr", "lang": "deu", "file_id": ["4"], "file_size": ["5"],
+        "time_limit_s": "5",
     }
     assert kwargs["files"] == [
         ("images", ("a.png", stream, "application/octet-stream"))

@@ -8,7 +8,8 @@ PCM divided by 2**(bits-1)) and every measure is computed from them; see
 audio_metrics for the definitions.
 
 Limits: the whole recording is decoded into memory, so files of more than
-MAX_DECODED_SAMPLES samples (all channels together) are refused. Frame counts and
+limits.MAX_AUDIO_SAMPLES samples (all channels together, env MAX_AUDIO_SAMPLES) are
+refused, judged by the length the file states before decoding. Frame counts and
 durations are those of the samples actually decoded, which for MP3 can be shorter than
 the length the file's header estimates. The spectrum averages at most
 audio_metrics.MAX_SPECTRUM_FRAMES frames of 4096 samples, so the dominant frequency is
@@ -26,10 +27,8 @@ import soundfile
 
 from slave_service.errors import ProcessingError
 from slave_service.processors.audio_metrics import SPECTRUM_FRAME_SAMPLES, measure
+from slave_service.processors.limits import MAX_AUDIO_SAMPLES
 from slave_service.processors.ogg_flac import is_ogg_flac, ogg_flac_to_native
-
-MAX_DECODED_SAMPLES = 2**27
-"""Most samples (frames times channels) decoded: 1 GiB as float64, ~25 min of CD."""
 
 UNSTATED_LENGTH_FRAMES = 2**62
 """libsndfile reports a length this large when the file does not state one."""
@@ -68,10 +67,11 @@ def check_length(sound_file: soundfile.SoundFile) -> None:
             "to a pipe), which libsndfile cannot decode; re-encode it to a file"
         )
     samples = sound_file.frames * sound_file.channels
-    if samples > MAX_DECODED_SAMPLES:
+    if samples > MAX_AUDIO_SAMPLES:
         raise ProcessingError(
             f"the recording is too long: {samples} samples over all channels exceed "
-            f"the limit of {MAX_DECODED_SAMPLES}; split it into shorter files"
+            f"the limit of {MAX_AUDIO_SAMPLES} (MAX_AUDIO_SAMPLES); split it into "
+            "shorter files"
         )
 
 

@@ -9,6 +9,7 @@ Limits: text without a byte-order mark that is not valid UTF-8 is guessed by
 charset-normalizer, and a guess from a few dozen bytes can pick the wrong legacy code
 page (a short Latin-1 phrase may come out as another single-byte encoding). UTF-16 and
 UTF-32 text needs a byte-order mark: without one its NUL bytes make it binary data.
+Files over limits.MAX_TEXT_BYTES (env MAX_TEXT_MB) are refused before decoding.
 """
 
 import encodings
@@ -21,6 +22,7 @@ from encodings.aliases import aliases as ENCODING_ALIASES
 from charset_normalizer import from_bytes
 
 from slave_service.errors import ProcessingError
+from slave_service.processors.limits import MAX_TEXT_BYTES, describe_bytes
 
 METHOD_BOM = "bom"
 METHOD_UTF8 = "utf-8"
@@ -63,6 +65,11 @@ def decode_text(data: bytes) -> DecodedText:
     """Decode a text file's bytes; raises ProcessingError for empty or binary data."""
     if not data:
         raise ProcessingError("the file is empty (0 bytes)")
+    if len(data) > MAX_TEXT_BYTES:
+        raise ProcessingError(
+            f"the text is {describe_bytes(len(data))}, over the "
+            f"{describe_bytes(MAX_TEXT_BYTES)} limit (MAX_TEXT_MB)"
+        )
 
     decoded = decode_with_byte_order_mark(data)
     if decoded is None:

@@ -6,8 +6,15 @@ line, each table row on a line with its cells joined by a tab.
 Limits: a merged cell repeats in every grid cell it covers, tables nested inside a cell
 are left out of that cell's text, and text boxes, footnotes and comments are not read.
 Headings are found by the built-in style names "Title" and "Heading N" only.
+
+Before python-docx reads the ZIP, its central directory must state that the parts
+unpack to at most limits.MAX_ZIP_UNCOMPRESSED_BYTES in all (env
+MAX_ZIP_UNCOMPRESSED_MB), with no part of a megabyte or more packed over
+limits.MAX_ZIP_COMPRESSION_RATIO times (env MAX_ZIP_COMPRESSION_RATIO); each part is
+then unpacked in chunks to check that it holds no more than stated.
 """
 
+import copy
 import re
 import zipfile
 import zlib
@@ -23,6 +30,13 @@ from docx.text.paragraph import Paragraph
 from lxml.etree import XMLSyntaxError
 
 from slave_service.errors import ProcessingError
+from slave_service.processors.limits import (
+    BYTES_PER_MB,
+    MAX_ZIP_COMPRESSION_RATIO,
+    MAX_ZIP_UNCOMPRESSED_BYTES,
+    ZIP_RATIO_MIN_PART_BYTES,
+    describe_bytes,
+)
 
 DOCX_READ_FAILURES = (
     zipfile.BadZipFile,
@@ -36,6 +50,10 @@ DOCX_READ_FAILURES = (
     # zipfile, for compression methods and versions it does not support.
     NotImplementedError,
 )
+
+UNPACK_CHUNK_BYTES = BYTES_PER_MB
+"""Most bytes unpacked at once while checking a part's size."""
+ZIP_ENCRYPTED_FLAG = 0x1
 
 HEADING_STYLE = re.compile(r"heading ([1-9])", re.IGNORECASE)
 
@@ -54,6 +72,7 @@ CORE_DATE_PROPERTIES = ("created", "modified")
 def extract_docx(data: bytes) -> dict:
     """The DOCX's text and structure; raises ProcessingError when it cannot be read."""
     try:
+        check_unpacked_sizes(data)
         document = docx.Document(BytesIO(data))
         body = read_body(document)
         headers_footers = read_headers_footers(document)
@@ -66,6 +85,65 @@ def extract_docx(data: bytes) -> dict:
         "headers_footers": headers_footers,
         "core_properties": core_properties,
     }
+
+
+def check_unpacked_sizes(data: bytes) -> None:
+    """Refuse a ZIP bomb before python-docx unpacks any of its parts."""
+    with zipfile.ZipFile(BytesIO(data)) as archive:
+        parts = archive.infolist()
+        check_stated_sizes(parts)
+        for part in parts:
+            check_part_holds_stated_size(archive, part)
+
+
+def check_stated_sizes(parts: list[zipfile.ZipInfo]) -> None:
+    """Refuse parts whose sizes in the central directory add up to a ZIP bomb."""
+    total_bytes = sum(part.file_size for part in parts)
+    if total_bytes > MAX_ZIP_UNCOMPRESSED_BYTES:
+        raise ProcessingError(
+            f"the DOCX would unpack to {describe_bytes(total_bytes)}, over the "
+            f"{describe_bytes(MAX_ZIP_UNCOMPRESSED_BYTES)} limit "
+            "(MAX_ZIP_UNCOMPRESSED_MB)"
+        )
+    for part in parts:
+        if part.file_size < ZIP_RATIO_MIN_PART_BYTES:
+            continue
+        ratio = part.file_size / max(part.compress_size, 1)
+        if ratio > MAX_ZIP_COMPRESSION_RATIO:
+            raise ProcessingError(
+                f"the DOCX part {part.filename} would unpack {ratio:.0f} times larger "
+                f"than it is packed ({describe_bytes(part.compress_size)} to "
+                f"{describe_bytes(part.file_size)}), over the limit of "
+                f"{MAX_ZIP_COMPRESSION_RATIO:g} (MAX_ZIP_COMPRESSION_RATIO)"
+            )
+
+
+def check_part_holds_stated_size(
+    archive: zipfile.ZipFile, part: zipfile.ZipInfo
+) -> None:
+    """Unpack a part in chunks, refusing it if it holds more than its stated size.
+
+    zipfile cuts a part at its stated size only after unpacking a whole read, so a
+    part whose directory entry understates its size could unpack gigabytes in one
+    python-docx read. One byte more than stated is allowed here, which zipfile then
+    reports as a bad CRC-32.
+    """
+    if part.flag_bits & ZIP_ENCRYPTED_FLAG:
+        raise ProcessingError(
+            f"the DOCX is damaged: its part {part.filename} is encrypted with a ZIP "
+            "password, which Word never does"
+        )
+    probe = copy.copy(part)
+    probe.file_size = part.file_size + 1
+    unpacked_bytes = 0
+    with archive.open(probe) as stream:
+        while chunk := stream.read(UNPACK_CHUNK_BYTES):
+            unpacked_bytes += len(chunk)
+    if unpacked_bytes > part.file_size:
+        raise ProcessingError(
+            f"the DOCX is damaged: its part {part.filename} unpacks to more than "
+            f"the {part.file_size} bytes its ZIP directory states"
+        )
 
 
 def read_body(document) -> dict:

@@ -8,7 +8,8 @@ texts. Every result carries the whole vocabulary ("features", in the order of
 Limits: the stop words are English and the tokenizer keeps runs of two or more word
 characters, so Chinese and Japanese text without spaces becomes a few long terms and
 one-letter words are dropped. Weights depend on the other texts of the same request:
-the same file gets a different vector in a different request.
+the same file gets a different vector in a different request. Each file over
+limits.MAX_TEXT_BYTES (env MAX_TEXT_MB) gets an error of its own.
 """
 
 import numpy as np

@@ -7,8 +7,8 @@ become animated PNGs with every frame, its duration and the loop count kept.
 
 Limits: a multi-page TIFF or multi-picture JPEG (MPO) gives its first page only.
 Colour profiles (ICC) are ignored, so CMYK is converted by Pillow's plain formula.
-Images over imaging.MAX_IMAGE_PIXELS, and animations whose frames add up to more
-than MAX_ANIMATION_PIXELS, are refused.
+Images over limits.MAX_IMAGE_PIXELS (env MAX_IMAGE_PIXELS), and animations whose
+frames add up to more than MAX_ANIMATION_PIXELS (twice that), are refused.
 """
 
 import io
@@ -18,11 +18,11 @@ from PIL import Image, ImageSequence
 
 from slave_service.errors import ProcessingError
 from slave_service.processors.imaging import (
-    MAX_IMAGE_PIXELS,
     decoding_as_processing_errors,
     open_image,
     upright,
 )
+from slave_service.processors.limits import MAX_IMAGE_PIXELS
 
 PNG_COMPRESS_LEVEL = 1
 """zlib level of the output PNG.
@@ -119,7 +119,8 @@ def gray_frames(image: Image.Image) -> tuple[list[Image.Image], list[int]]:
     if image.n_frames * width * height > MAX_ANIMATION_PIXELS:
         raise ProcessingError(
             f"the animation is too large: {image.n_frames} frames of {width}x{height} "
-            f"exceed the limit of {MAX_ANIMATION_PIXELS} pixels in all"
+            f"exceed the limit of {MAX_ANIMATION_PIXELS} pixels in all (twice "
+            "MAX_IMAGE_PIXELS)"
         )
 
     frames, durations = [], []

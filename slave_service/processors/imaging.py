@@ -2,6 +2,8 @@
 
 Limits: only the formats in ALLOWED_FORMATS are opened; others (EPS, PDF, ...) are
 refused as unrecognised, so no external program such as Ghostscript is ever started.
+A canvas over limits.MAX_IMAGE_PIXELS is refused before its pixels are decoded, and
+Pillow's own text-chunk limits refuse PNG metadata that would unpack too far.
 """
 
 import io
@@ -15,11 +17,12 @@ from contextlib import contextmanager
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from slave_service.errors import ProcessingError
+from slave_service.processors.limits import MAX_IMAGE_PIXELS
 
 logger = logging.getLogger(__name__)
 
-MAX_IMAGE_PIXELS = 89_478_485
-"""Largest width * height accepted (Pillow's default); bigger ones may be bombs."""
+# Pillow warns past this and refuses past twice this; the warning is made an error.
+Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
 
 ALLOWED_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "TIFF", "WEBP", "PPM")
 """Pillow format names tried when opening an upload, matching the accepted suffixes."""
@@ -47,7 +50,7 @@ def too_large_error(pixel_count: int | None) -> ProcessingError:
     size = f"{pixel_count} pixels" if pixel_count is not None else "its canvas"
     return ProcessingError(
         f"the image is too large: {size} exceeds the limit of {MAX_IMAGE_PIXELS} "
-        "pixels (possible decompression bomb)"
+        "pixels (MAX_IMAGE_PIXELS); it may be a decompression bomb"
     )
 
 

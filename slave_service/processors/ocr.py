@@ -10,8 +10,10 @@ Limits: only the first page of a multi-page TIFF is read. Only the languages who
 tesseract data is installed on the slave can be used. Rotations other than multiples
 of 90 degrees (a slightly skewed scan) are not corrected. Pages with too little text
 for OSD, or whose OSD confidence is under MIN_ORIENTATION_CONFIDENCE, are read as
-they are. TESSERACT_TIMEOUT_S applies to each of the two tesseract runs (OSD, then
-the reading).
+they are. limits.TESSERACT_TIMEOUT_S (env TESSERACT_TIMEOUT_S) applies to each of the
+two tesseract runs (OSD, then the reading); a page dense with small text can take
+minutes. Images with a side over TESSERACT_MAX_SIDE_PIXELS are refused, as tesseract
+cannot read them, and so are those over limits.MAX_IMAGE_PIXELS.
 """
 
 import functools
@@ -25,11 +27,12 @@ from pytesseract import Output, TesseractError
 from slave_service.errors import ProcessingError
 from slave_service.processors.image import to_gray
 from slave_service.processors.imaging import open_image, upright
+from slave_service.processors.limits import TESSERACT_TIMEOUT_S
 
 logger = logging.getLogger(__name__)
 
-TESSERACT_TIMEOUT_S = 120
-"""Longest one tesseract run may take before the file is given up."""
+TESSERACT_MAX_SIDE_PIXELS = 32767
+"""Widest and tallest image tesseract reads; it fails on a longer side."""
 
 MIN_ORIENTATION_CONFIDENCE = 2.0
 """Lowest OSD confidence for which the page is turned.
@@ -79,7 +82,19 @@ def run_tesseract(function: Callable, image: Image.Image, **options):
         # pytesseract reports its own timeout as a bare RuntimeError.
         if "timeout" not in str(error).lower():
             raise
-        raise ProcessingError(f"OCR timed out after {TESSERACT_TIMEOUT_S} s") from None
+        raise ProcessingError(
+            f"OCR timed out after {TESSERACT_TIMEOUT_S:g} s (TESSERACT_TIMEOUT_S)"
+        ) from None
+
+
+def check_side_lengths(image: Image.Image) -> None:
+    """Raise ProcessingError for an image too wide or tall for tesseract."""
+    width, height = image.size
+    if max(width, height) > TESSERACT_MAX_SIDE_PIXELS:
+        raise ProcessingError(
+            f"the image is {width}x{height} pixels, but tesseract reads at most "
+            f"{TESSERACT_MAX_SIDE_PIXELS} pixels a side; cut it into smaller images"
+        )
 
 
 def readable_by_tesseract(image: Image.Image) -> Image.Image:
@@ -149,7 +164,9 @@ def read_words(image: Image.Image, lang: str) -> tuple[list[dict], str]:
 def process(data: bytes, filename: str, lang: str = "eng") -> dict:
     """Text, words with boxes and confidences, and the rotation applied to the page."""
     check_languages(lang)
-    image = readable_by_tesseract(upright(open_image(data, filename)))
+    image = open_image(data, filename)
+    check_side_lengths(image)
+    image = readable_by_tesseract(upright(image))
 
     rotation, orientation_confidence = detect_rotation(image)
     if rotation in TRANSPOSE_FOR_ROTATION:

@@ -2,7 +2,10 @@
 
 Limits: only text the PDF stores as text comes out; scanned pages give empty text (no
 OCR here). Reading order and spacing are pypdf's reconstruction, which can run columns
-together or split words. Unparseable metadata dates come out as None.
+together or split words. Unparseable metadata dates come out as None. PDFs of more than
+limits.MAX_PDF_PAGES pages (env MAX_PDF_PAGES) are refused, and so are those with a
+stream over limits.MAX_PDF_STREAM_BYTES stored or decompressed (env MAX_PDF_STREAM_MB)
+or past one of pypdf's other safety limits (nesting, object and page-tree counts).
 """
 
 import logging
@@ -10,11 +13,22 @@ import zlib
 from datetime import datetime
 from io import BytesIO
 
-from pypdf import PageObject, PasswordType, PdfReader
-from pypdf.errors import DependencyError, PyPdfError
+from pypdf import (
+    Configuration,
+    PageObject,
+    PasswordType,
+    PdfReader,
+    apply_configuration,
+)
+from pypdf.errors import DependencyError, LimitReachedError, PyPdfError
 from pypdf.generic import Destination
 
 from slave_service.errors import ProcessingError
+from slave_service.processors.limits import (
+    MAX_PDF_PAGES,
+    MAX_PDF_STREAM_BYTES,
+    describe_bytes,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +47,33 @@ PDF_READ_FAILURES = (
     zlib.error,
 )
 
+STREAM_SIZE_LIMITS = {
+    name: MAX_PDF_STREAM_BYTES
+    for name in (
+        "maximum_declared_stream_length",
+        "array_based_stream_maximum_output_length",
+        "zlib_maximum_output_length",
+        "lzw_maximum_output_length",
+        "run_length_maximum_output_length",
+        "brotli_maximum_output_length",
+        "jbig2_maximum_output_length",
+    )
+}
+"""pypdf's per-stream size limits, all set to MAX_PDF_STREAM_BYTES."""
+
+# pypdf counts the input of every filter of a stream; keep that room above the limit.
+STREAM_DECODING_WORK_BYTES = max(
+    Configuration().stream_decoding_work_maximum_length, 2 * MAX_PDF_STREAM_BYTES
+)
+
+STREAM_LIMIT_MESSAGES = (
+    "while decompressing",
+    "Declared stream length",
+    "Array-based stream",
+    "decoding work",
+)
+"""Parts of pypdf's LimitReachedError messages that mean a stream was too large."""
+
 METADATA_TEXT_FIELDS = ("title", "author", "subject", "creator", "producer")
 METADATA_DATE_FIELDS = ("creation_date", "modification_date")
 
@@ -40,15 +81,23 @@ METADATA_DATE_FIELDS = ("creation_date", "modification_date")
 def extract_pdf(data: bytes, password: str | None = None) -> dict:
     """Text by page and structure of a PDF; raises ProcessingError if unreadable."""
     try:
-        reader = PdfReader(BytesIO(data), strict=False)
-        encrypted = reader.is_encrypted
-        if encrypted:
-            unlock(reader, password)
-        pages = [
-            extract_page(number, page) for number, page in enumerate(reader.pages, 1)
-        ]
-        metadata = read_metadata(reader)
-        outline = flatten_outline(reader, reader.outline)
+        with apply_configuration(
+            stream_decoding_work_maximum_length=STREAM_DECODING_WORK_BYTES,
+            **STREAM_SIZE_LIMITS,
+        ):
+            reader = PdfReader(BytesIO(data), strict=False)
+            encrypted = reader.is_encrypted
+            if encrypted:
+                unlock(reader, password)
+            check_page_count(len(reader.pages))
+            pages = [
+                extract_page(number, page)
+                for number, page in enumerate(reader.pages, 1)
+            ]
+            metadata = read_metadata(reader)
+            outline = flatten_outline(reader, reader.outline)
+    except LimitReachedError as error:
+        raise limit_error(error) from None
     except PDF_READ_FAILURES as error:
         raise ProcessingError(f"the PDF is damaged: {describe(error)}") from None
     except NotImplementedError as error:
@@ -64,6 +113,26 @@ def extract_pdf(data: bytes, password: str | None = None) -> dict:
         "outline": outline,
         "encrypted": encrypted,
     }
+
+
+def check_page_count(page_count: int) -> None:
+    if page_count > MAX_PDF_PAGES:
+        raise ProcessingError(
+            f"the PDF has {page_count} pages, over the limit of {MAX_PDF_PAGES} "
+            "(MAX_PDF_PAGES); split it into smaller PDFs"
+        )
+
+
+def limit_error(error: LimitReachedError) -> ProcessingError:
+    """The error for a PDF past one of pypdf's safety limits, naming ours if it is."""
+    detail = describe(error)
+    if any(message in detail for message in STREAM_LIMIT_MESSAGES):
+        return ProcessingError(
+            "a stream in the PDF is over the "
+            f"{describe_bytes(MAX_PDF_STREAM_BYTES)} limit, stored or decompressed "
+            f"(MAX_PDF_STREAM_MB); it may be a decompression bomb (pypdf: {detail})"
+        )
+    return ProcessingError(f"the PDF exceeds a safety limit of the reader: {detail}")
 
 
 def unlock(reader: PdfReader, password: str | None) -> None:
@@ -84,9 +153,14 @@ def unlock(reader: PdfReader, password: str | None) -> None:
 
 
 def extract_page(number: int, page: PageObject) -> dict:
-    """One page's text; a page that fails gets an error and empty text."""
+    """One page's text; a page that fails gets an error and empty text.
+
+    A page past a safety limit fails the whole PDF instead, as it may be a bomb.
+    """
     try:
         return {"page": number, "text": page.extract_text()}
+    except LimitReachedError:
+        raise
     except Exception as error:  # one broken page should not lose the other pages
         logger.debug("Text extraction failed on page %d", number, exc_info=True)
         return {"page": number, "text": "", "error": f"text extraction failed: {error}"}

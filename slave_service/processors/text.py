@@ -9,7 +9,8 @@ Limits: the stop words removed from the keywords and the VADER lexicon are Engli
 keywords of other languages keep their common words and their sentiment is mostly
 neutral. Chinese and Japanese text has no spaces between words, so each run of
 characters between punctuation counts as one word. Abbreviations such as "Mr." end a
-sentence, and a number such as "3.14" counts as two words.
+sentence, and a number such as "3.14" counts as two words. Files over
+limits.MAX_TEXT_BYTES (env MAX_TEXT_MB) are refused.
 """
 
 import re
