@@ -6,6 +6,7 @@ import io
 import signal
 import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
@@ -113,4 +114,68 @@ def test_frozen_slave_is_routed_around_and_its_late_answers_change_nothing(
     assert_one_outcome_each(outcome["answer"], cluster.results_dir)
     assert failures_of(cluster, victim) >= 1
     time.sleep(2)  # let the revived slave finish and answer into the void
+    assert_one_outcome_each(outcome["answer"], cluster.results_dir)
+
+
+class FakeSlaveHandler(BaseHTTPRequestHandler):
+    """Answers every task with whatever `answer` the server was given."""
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        status, body = self.server.answer
+        self.server.calls += 1
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [(500, b'{"error": "boom"}'), (200, b"<html>not json</html>"),
+     (200, b'{"results": "nope"}')],
+    ids=["http-500", "not-json", "wrong-shape"],
+)
+def test_files_of_a_slave_answering_garbage_go_elsewhere(make_cluster, photos, answer):
+    """A slave that answers 500 or garbage loses its files to a healthy one."""
+    cluster = make_cluster()
+    cluster.start_master()
+    cluster.start_slave(SLAVE_WORKERS=2, SLAVE_TASK_TYPES="image")
+    cluster.wait_for_slaves(1)
+    fake = ThreadingHTTPServer(("127.0.0.1", 0), FakeSlaveHandler)
+    fake.answer, fake.calls = answer, 0
+    threading.Thread(target=fake.serve_forever, daemon=True).start()
+    try:
+        requests.post(f"{cluster.master_url}/register", json={
+            "slave_ip": "127.0.0.1", "slave_port": fake.server_port,
+            "task_types": ["image"], "workers": 4,
+        }).raise_for_status()
+        outcome = send_in_background(cluster.master_url, photos)
+        outcome["thread"].join(timeout=120)
+    finally:
+        fake.shutdown()
+
+    assert outcome["status"] == 200
+    assert_one_outcome_each(outcome["answer"], cluster.results_dir)
+    assert fake.calls >= 1
+
+
+def test_slave_restarted_on_its_port_mid_request_loses_and_doubles_nothing(
+    make_cluster, photos
+):
+    """Kill a slave mid-request and start a new one on the same port."""
+    cluster = three_slave_cluster(make_cluster)
+    victim = cluster.slaves[0]
+
+    outcome = send_in_background(cluster.master_url, photos)
+    wait_until_busy(str(victim.log_path))
+    victim.signal(signal.SIGKILL)
+    cluster.start_slave(port=victim.port, SLAVE_WORKERS=1, SLAVE_TASK_TYPES="image")
+    outcome["thread"].join(timeout=120)
+
+    assert outcome["status"] == 200
     assert_one_outcome_each(outcome["answer"], cluster.results_dir)
