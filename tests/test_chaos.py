@@ -179,3 +179,37 @@ def test_slave_restarted_on_its_port_mid_request_loses_and_doubles_nothing(
 
     assert outcome["status"] == 200
     assert_one_outcome_each(outcome["answer"], cluster.results_dir)
+
+
+def slave_state(cluster, slave) -> str:
+    status = requests.get(f"{cluster.master_url}/check_status", timeout=5).json()
+    (record,) = [s for s in status["slaves"] if s["slave_port"] == slave.port]
+    return record["state"]
+
+
+def wait_for_state(cluster, slave, state: str, timeout_s: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while slave_state(cluster, slave) != state:
+        assert time.monotonic() < deadline, f"slave never became {state}"
+        time.sleep(0.1)
+
+
+def test_silent_slave_is_marked_down_and_back_up_when_it_heartbeats(make_cluster):
+    """A frozen slave goes down after HEARTBEAT_TIMEOUT, and up when it heartbeats."""
+    cluster = make_cluster()
+    cluster.start_master(HEARTBEAT_TIMEOUT=2)
+    slave = cluster.start_slave(SLAVE_TASK_TYPES="text")
+    cluster.wait_for_slaves(1)
+
+    slave.signal(signal.SIGSTOP)
+    try:
+        wait_for_state(cluster, slave, "down")
+        time.sleep(1.5)  # one sweep of the liveness monitor
+        response = requests.post(f"{cluster.master_url}/assign_task",
+                                 data={"task_type": "text"},
+                                 files=[("texts", ("a.txt", b"some words"))])
+        assert response.status_code == 503
+    finally:
+        slave.signal(signal.SIGCONT)
+    wait_for_state(cluster, slave, "up")
+    assert "is down" in cluster.master.log_tail()

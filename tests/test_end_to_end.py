@@ -321,3 +321,32 @@ def test_upload_limits_answer_json_naming_the_limit(make_cluster):
                              data={"task_type": "text"}, files=big)
     assert response.status_code == 413
     assert response.json()["limit"] == "MAX_UPLOAD_MB"
+
+
+def test_master_leaves_no_temporary_files(make_cluster, tmp_path):
+    """Spooled uploads are gone once a request ends, after success and after failure."""
+    temporary = tmp_path / "master-tmp"
+    temporary.mkdir()
+    cluster = make_cluster()
+    cluster.start_master(TMPDIR=temporary, MAX_UPLOAD_MB=2)
+    cluster.start_slave(SLAVE_TASK_TYPES="text")
+    cluster.wait_for_slaves(1)
+
+    big_texts = [("texts", (f"t{n}.txt", b"word " * 200_000)) for n in range(3)]
+    ok = requests.post(f"{cluster.master_url}/assign_task",
+                       data={"task_type": "text"}, files=big_texts[:1])
+    assert ok.status_code == 200 and ok.json()["failed"] == []
+    too_big = requests.post(f"{cluster.master_url}/assign_task",
+                            data={"task_type": "text"}, files=big_texts)
+    assert too_big.status_code == 413
+    assert list(temporary.iterdir()) == []
+
+
+def test_slave_leaves_out_a_file_that_arrived_incomplete(shared_cluster):
+    """A file whose size differs from the declared one is left for the master to resend."""
+    slave_url = shared_cluster.slaves[0].url
+    files = [("texts", ("whole.txt", b"all of it")), ("texts", ("cut.txt", b"part"))]
+    form = {"task_type": "text", "file_id": ["1", "2"], "file_size": ["9", "100"]}
+    answer = requests.post(f"{slave_url}/get_task", data=form, files=files).json()
+    assert [r["file_id"] for r in answer["results"]] == ["1"]
+    assert answer["errors"] == []

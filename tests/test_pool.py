@@ -203,8 +203,9 @@ def test_slow_file_times_out_and_next_job_succeeds(make_pool, eurotext):
 
 
 @needs_tesseract
-def test_killed_worker_fails_only_its_file(make_pool, eurotext):
-    """A worker killed mid-file fails that file only, its tesseract dies with it."""
+@pytest.mark.parametrize("crash", [signal.SIGKILL, signal.SIGSEGV], ids=["kill", "segv"])
+def test_killed_worker_fails_only_its_file(make_pool, eurotext, crash):
+    """A worker killed or crashed mid-file fails that file only; its tesseract dies too."""
     pool = make_pool(size=2)
     killed = []
 
@@ -214,7 +215,7 @@ def test_killed_worker_fails_only_its_file(make_pool, eurotext):
             for pid in worker_pids(pool):
                 tesseracts = tesseract_runs(pid)
                 if tesseracts:
-                    os.kill(pid, signal.SIGKILL)
+                    os.kill(pid, crash)
                     killed.append((pid, tesseracts))
                     return
             time.sleep(0.01)
@@ -234,7 +235,7 @@ def test_killed_worker_fails_only_its_file(make_pool, eurotext):
     assert survivors(group_members(killed_pid)) == []
     assert survivors(orphaned_tesseracts) == []
     assert outcomes[0][0].error == (
-        "the worker crashed (SIGKILL) while processing this file"
+        f"the worker crashed ({crash.name}) while processing this file"
     )
     assert decoded(outcomes[1][0])["words"] == 1
     assert decoded(outcomes[2][0])["words"] == 2
