@@ -175,6 +175,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         answer = response.json()
     except ValueError:
+        if response.status_code == 413:
+            print("error: the upload is larger than the master accepts (its "
+                  "MAX_UPLOAD_MB); send fewer or smaller files", file=sys.stderr)
+            return EXIT_USAGE
         print(f"error: the master answered HTTP {response.status_code} without JSON; "
               f"is {args.master_url} really the master?", file=sys.stderr)
         return EXIT_USAGE

@@ -1,5 +1,7 @@
 """Throughput of the image task: client -> master -> 2 slaves -> disk, against the same
-conversion done in-process over all cores, plus the master's peak memory.
+conversion done in-process over all cores, plus the master's peak memory; then the
+throughput with one slave 3x slower against the ideal, and the master's memory during
+one request of about 1 GB.
 
 Run from the repository root: `.venv/bin/python -m bench.bench [--images 200]`.
 """
@@ -12,15 +14,15 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
-import psutil
 from PIL import Image
 
+from bench import big_request, slow_slave
+from bench.measure import PeakMemory
 from scripts.local_cluster import REPO_DIR, LocalCluster
 from slave_service.processors import image
 
@@ -63,30 +65,6 @@ def in_process_rate(paths: list[Path], out_dir: Path) -> float:
     return len(paths) / (time.perf_counter() - started)
 
 
-class PeakMemory(threading.Thread):
-    """Samples a process's resident memory until stopped; keeps the peak."""
-
-    def __init__(self, pid: int, interval_s: float = 0.05):
-        super().__init__(daemon=True)
-        self.process = psutil.Process(pid)
-        self.interval_s = interval_s
-        self.peak_bytes = 0
-        self._stopping = threading.Event()
-
-    def run(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                self.peak_bytes = max(self.peak_bytes, self.process.memory_info().rss)
-            except psutil.NoSuchProcess:
-                return
-            self._stopping.wait(self.interval_s)
-
-    def stop(self) -> int:
-        self._stopping.set()
-        self.join()
-        return self.peak_bytes
-
-
 def distributed_rate(paths: list[Path], workdir: Path, slave_workers: int):
     with LocalCluster(workdir) as cluster:
         cluster.start_master(LOG_LEVEL="WARNING")
@@ -115,6 +93,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--slave-workers", type=int,
                         default=max(1, (os.cpu_count() or 2) // 2),
                         help="workers per slave (default: half the cores each)")
+    parser.add_argument("--slow-images", type=int, default=60,
+                        help="JPEGs sent in each run with a slowed slave")
+    parser.add_argument("--big-files", type=int, default=200,
+                        help="files in the big request")
+    parser.add_argument("--big-file-mb", type=float, default=5.0,
+                        help="size of each file of the big request, in MiB")
+    parser.add_argument("--skip-slow-slave", action="store_true",
+                        help="skip the run with one slave made 3x slower")
+    parser.add_argument("--skip-big-request", action="store_true",
+                        help="skip the request of about 1 GB")
     args = parser.parse_args(argv)
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-"))
@@ -126,14 +114,21 @@ def main(argv: list[str] | None = None) -> int:
     print(f"batch: {len(paths)} JPEGs, {megapixels / len(paths):.1f} MP and "
           f"{megabytes / len(paths):.2f} MB on average, {os.cpu_count()} cores")
 
-    local = in_process_rate(paths, workdir / "in-process")
-    print(f"in-process, {os.cpu_count()} processes:        {local:7.1f} files/s")
-    remote, peak = distributed_rate(paths, workdir / "cluster", args.slave_workers)
-    print(f"client -> master -> 2 slaves x {args.slave_workers} worker(s): "
-          f"{remote:7.1f} files/s")
-    print(f"ratio distributed / in-process:        {remote / local:7.2f}")
-    print(f"master peak RSS:                       {peak / 2**20:7.1f} MB")
-    shutil.rmtree(workdir, ignore_errors=True)
+    try:
+        local = in_process_rate(paths, workdir / "in-process")
+        print(f"in-process, {os.cpu_count()} processes:        {local:7.1f} files/s")
+        remote, peak = distributed_rate(paths, workdir / "cluster", args.slave_workers)
+        print(f"client -> master -> 2 slaves x {args.slave_workers} worker(s): "
+              f"{remote:7.1f} files/s")
+        print(f"ratio distributed / in-process:        {remote / local:7.2f}")
+        print(f"master peak RSS:                       {peak / 2**20:7.1f} MB")
+        if not args.skip_slow_slave:
+            slow_slave.measure(paths[:args.slow_images], workdir / "slow-slave")
+        if not args.skip_big_request:
+            big_request.measure(workdir / "big-request", args.big_files,
+                                args.big_file_mb, args.slave_workers)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
     return 0
 
 
