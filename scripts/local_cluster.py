@@ -27,16 +27,27 @@ def free_port() -> int:
 class Service:
     """One master or slave process, in a session of its own so all its children stop."""
 
-    def __init__(self, name: str, script: str, env: dict, workdir: Path, port: int):
+    def __init__(
+        self,
+        name: str,
+        script: str,
+        env: dict,
+        workdir: Path,
+        port: int,
+        command_prefix: tuple[str, ...] = (),
+        base_environment: dict | None = None,
+    ):
+        """Run `command_prefix python script` with `env` over `base_environment`."""
         self.name = name
         self.port = port
         self.url = f"http://{LOOPBACK}:{port}"
         self.log_path = workdir / f"{name}.log"
         self._log = self.log_path.open("ab")
+        base = os.environ if base_environment is None else base_environment
         self.process = subprocess.Popen(
-            [sys.executable, str(REPO_DIR / script)],
+            [*command_prefix, sys.executable, str(REPO_DIR / script)],
             cwd=workdir,
-            env={**os.environ, **{k: str(v) for k, v in env.items()}},
+            env={**base, **{k: str(v) for k, v in env.items()}},
             stdout=self._log,
             stderr=subprocess.STDOUT,
             start_new_session=True,

@@ -11,7 +11,6 @@ from flask import Blueprint, current_app, jsonify, request
 from slave_service.worker import Job
 from task_types import (
     DEFAULT_TASK_TYPE,
-    TASK_TYPES,
     OptionError,
     TaskType,
     UnknownTaskTypeError,

@@ -11,7 +11,6 @@ import json
 import os
 import secrets
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -20,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from scripts.local_cluster import REPO_DIR
+from scripts.local_cluster import REPO_DIR, Service
 
 SUBNET_PREFIX = "10.231.77"
 PREFIX_LENGTH = 24
@@ -34,7 +33,6 @@ SERVICE_START_TIMEOUT_S = 15.0
 COMMAND_TIMEOUT_S = 10.0
 CLIENT_TIMEOUT_S = 20.0
 SLAVE_TIMEOUT_S = 5
-STOP_GRACE_S = 3.0
 TEXT_FILE_COUNT = 8
 # Settings a developer's shell might carry that would change what is tested here.
 SERVICE_SETTINGS_TO_DROP = ("SLAVE_IP", "SLAVE_HOST", "MASTER_HOST", "MASTER_URL")
@@ -132,43 +130,15 @@ class IsolatedNetwork:
         self.created.clear()
 
 
-class NamespacedService:
+def start_in_namespace(
+    name: str, namespace: str, script: str, settings: dict, port: int, workdir: Path
+) -> Service:
     """A master.py or slave.py process inside a namespace, in a session of its own."""
-
-    def __init__(
-        self, name: str, namespace: str, script: str, env: dict, workdir: Path
-    ):
-        self.name = name
-        self.log_path = workdir / f"{name}.log"
-        self._log = self.log_path.open("ab")
-        self.process = subprocess.Popen(
-            ["ip", "netns", "exec", namespace, sys.executable, str(REPO_DIR / script)],
-            cwd=workdir,
-            env=service_environment(env),
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    def log_tail(self, lines: int = 30) -> str:
-        """The end of the service's log, headed by its name."""
-        text = self.log_path.read_text(errors="replace")
-        return f"--- {self.name} ---\n" + "\n".join(text.splitlines()[-lines:])
-
-    def stop(self) -> None:
-        """SIGTERM, then SIGKILL to the whole process group (its worker processes)."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(STOP_GRACE_S)
-            except subprocess.TimeoutExpired:
-                pass
-        try:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        self.process.wait()
-        self._log.close()
+    return Service(
+        name, script, settings, workdir, port,
+        command_prefix=("ip", "netns", "exec", namespace),
+        base_environment=service_environment({}),
+    )
 
 
 def service_environment(settings: dict) -> dict:
@@ -225,7 +195,7 @@ def namespaced_cluster(tmp_path_factory):
         master_namespace=f"fpt-{run_id}-m",
         slave_namespaces=(f"fpt-{run_id}-s1", f"fpt-{run_id}-s2"),
     )
-    services: list[NamespacedService] = []
+    services: list[Service] = []
     try:
         network.build()
         master_settings = {
@@ -234,8 +204,9 @@ def namespaced_cluster(tmp_path_factory):
             "RESULTS_DIR": workdir / "results",
             "SLAVE_TIMEOUT": SLAVE_TIMEOUT_S,
         }
-        services.append(NamespacedService(
-            "master", network.master_namespace, "master.py", master_settings, workdir
+        services.append(start_in_namespace(
+            "master", network.master_namespace, "master.py", master_settings,
+            MASTER_PORT, workdir,
         ))
         for number, namespace in enumerate(network.slave_namespaces, start=1):
             slave_settings = {
@@ -246,8 +217,9 @@ def namespaced_cluster(tmp_path_factory):
                 "SLAVE_TASK_TYPES": "text",
                 "HEARTBEAT_INTERVAL": 1,
             }
-            services.append(NamespacedService(
-                f"slave{number}", namespace, "slave.py", slave_settings, workdir
+            services.append(start_in_namespace(
+                f"slave{number}", namespace, "slave.py", slave_settings, SLAVE_PORT,
+                workdir,
             ))
         wait_for_up_slaves(network.master_namespace, 2, services)
         yield network, workdir
