@@ -93,8 +93,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--slave-workers", type=int,
                         default=max(1, (os.cpu_count() or 2) // 2),
                         help="workers per slave (default: half the cores each)")
-    parser.add_argument("--slow-images", type=int, default=60,
-                        help="JPEGs sent in each run with a slowed slave")
+    parser.add_argument("--slow-images", type=int, default=100,
+                        help="JPEGs sent in each run of the slow-slave part")
+    parser.add_argument("--busy-loops", type=int, default=slow_slave.DEFAULT_BUSY_LOOPS,
+                        help="busy loops sharing the slowed slave's core")
     parser.add_argument("--big-files", type=int, default=200,
                         help="files in the big request")
     parser.add_argument("--big-file-mb", type=float, default=5.0,
@@ -123,7 +125,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ratio distributed / in-process:        {remote / local:7.2f}")
         print(f"master peak RSS:                       {peak / 2**20:7.1f} MB")
         if not args.skip_slow_slave:
-            slow_slave.measure(paths[:args.slow_images], workdir / "slow-slave")
+            slow_slave.measure(paths[:args.slow_images], workdir / "slow-slave",
+                               args.busy_loops)
         if not args.skip_big_request:
             big_request.measure(workdir / "big-request", args.big_files,
                                 args.big_file_mb, args.slave_workers)
