@@ -168,13 +168,26 @@ class Dispatch:
         return [self._next_job_for(slave)]
 
     def _next_job_for(self, slave: SlaveRecord) -> FileJob:
-        """The first pending file this slave has not failed yet, else the first one."""
-        job = next(
-            (j for j in self._pending if slave.address not in j.slaves_tried),
-            self._pending[0],
-        )
-        self._pending.remove(job)
-        return job
+        """The pending file this slave is best placed to take.
+
+        A file it has failed before comes last. A slave still on trial (new, or failed
+        since its last answer) prefers files no slave has failed, so several dead
+        slaves cannot pass the same file around until its attempts are spent.
+        """
+        def rank(job: FileJob) -> tuple[bool, bool]:
+            failed_here = slave.address in job.slaves_tried
+            failed_elsewhere = bool(job.slaves_tried) and not slave.proven
+            return failed_here, failed_elsewhere
+
+        best, best_rank = None, None
+        for job in self._pending:
+            job_rank = rank(job)
+            if best_rank is None or job_rank < best_rank:
+                best, best_rank = job, job_rank
+                if job_rank == (False, False):
+                    break  # usually the first pending file
+        self._pending.remove(best)
+        return best
 
     def _send(self, slave: SlaveRecord, chunk: list[FileJob]) -> list[FileJob]:
         """Send a chunk and store what came back; returns the files left unanswered."""

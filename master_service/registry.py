@@ -20,6 +20,8 @@ class SlaveRecord:
     chunks_in_flight: int = 0
     files_done: int = 0
     failures: int = 0
+    proven: bool = False
+    """Answered a chunk since it registered or last failed; until then it gets one."""
     reported_state: str = "up"
 
     @property
@@ -94,9 +96,14 @@ class SlaveRegistry:
             return [s for s in self._slaves.values() if task_type in s.task_types]
 
     def try_reserve(self, slave: SlaveRecord) -> bool:
-        """Claim one of the slave's workers for a chunk; False when all are taken."""
+        """Claim one of the slave's workers for a chunk; False when all are taken.
+
+        A slave not yet proven gets one chunk at a time, so a dead slave that is still
+        registered costs one file one attempt, not `workers` files.
+        """
         with self._lock:
-            if slave.chunks_in_flight >= slave.workers:
+            allowed = slave.workers if slave.proven else 1
+            if slave.chunks_in_flight >= allowed:
                 return False
             slave.chunks_in_flight += 1
             return True
@@ -127,6 +134,7 @@ class SlaveRegistry:
         with self._lock:
             slave.files_in_flight -= sent
             slave.files_done += done
+            slave.proven = not chunk_failed
             if chunk_failed:
                 slave.failures += 1
                 slave.failed_at = time.time()

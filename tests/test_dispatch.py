@@ -684,3 +684,22 @@ def test_send_chunk_posts_the_files_and_rejects_http_errors(registry, monkeypatc
     ]
     assert stream.tell() == 0
     assert kwargs["timeout"] == (5.0, 7.0)
+
+
+def test_dead_registered_slaves_cost_one_attempt_each_not_the_files(
+    tmp_path, registry, fake_slaves
+):
+    """Three dead slaves with many workers cannot use up the files' attempts."""
+    healthy, _ = registry.register("10.0.0.9", 3000, ("text",), 2)
+    dead = [registry.register(f"10.0.0.{n}", 3000, ("text",), 50)[0] for n in (1, 2, 3)]
+    for slave in dead:
+        fake_slaves.behaviours[slave.address] = fail_in_transport
+    fake_slaves.behaviours[healthy.address] = answer_all
+    jobs = make_jobs(*(f"t{n}.txt" for n in range(40)))
+
+    run_dispatch(registry, "text", jobs, [*dead, healthy], tmp_path, max_attempts=3)
+
+    assert [job.error for job in jobs] == [None] * 40
+    assert all(job.saved_path for job in jobs)
+    assert [slave.failures for slave in dead] == [1, 1, 1]
+    assert max(len(job.slaves_tried) for job in jobs) <= 2
