@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
+import time
 from dataclasses import dataclass
 
 import requests
+import urllib3
 
 from master_service.errors import SlaveCallError
 from master_service.registry import SlaveRecord
@@ -14,6 +17,7 @@ from task_types import TaskType
 
 CONNECT_TIMEOUT_S = 5.0
 TIME_LIMIT_MARGIN_S = 2.0
+ANSWER_READ_BYTES = 256 * 1024
 
 
 @dataclass
@@ -47,21 +51,34 @@ def send_chunk(
         parts.append(
             (task_type.upload_field, (filename, stream, "application/octet-stream"))
         )
+    deadline = time.monotonic() + timeout_s
     try:
-        response = requests.post(
+        with requests.post(
             f"{slave.url}/get_task",
             data=form,
             files=parts,
             timeout=(CONNECT_TIMEOUT_S, timeout_s),
-        )
-    except requests.Timeout:
+            stream=True,
+        ) as response:
+            if response.status_code != 200:
+                raise SlaveCallError(f"answered HTTP {response.status_code}")
+            body = read_before(response, deadline, timeout_s)
+    except (requests.Timeout, urllib3.exceptions.TimeoutError):
         raise SlaveCallError(f"no answer within {timeout_s:g} s") from None
-    except requests.RequestException as error:
+    except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as error:
         raise SlaveCallError(f"connection failed ({type(error).__name__})") from None
+    return parse_answer(body, task_type)
 
-    if response.status_code != 200:
-        raise SlaveCallError(f"answered HTTP {response.status_code}")
-    return parse_answer(response, task_type)
+
+def read_before(response: requests.Response, deadline: float, timeout_s: float) -> bytes:
+    """The whole body, unless it is still arriving at the deadline (a trickling slave)."""
+    body = bytearray()
+    # read1 returns what has arrived; read would wait for a whole buffer's worth.
+    while piece := response.raw.read1(ANSWER_READ_BYTES):
+        body += piece
+        if time.monotonic() > deadline:
+            raise SlaveCallError(f"no complete answer within {timeout_s:g} s")
+    return bytes(body)
 
 
 def stream_size(stream) -> int:
@@ -71,9 +88,9 @@ def stream_size(stream) -> int:
     return size
 
 
-def parse_answer(response: requests.Response, task_type: TaskType) -> ChunkAnswer:
+def parse_answer(body: bytes, task_type: TaskType) -> ChunkAnswer:
     try:
-        body = response.json()
+        body = json.loads(body)
         results = {
             str(item["file_id"]): base64.b64decode(item[task_type.data_key], validate=True)
             for item in body["results"]

@@ -213,3 +213,43 @@ def test_silent_slave_is_marked_down_and_back_up_when_it_heartbeats(make_cluster
         slave.signal(signal.SIGCONT)
     wait_for_state(cluster, slave, "up")
     assert "is down" in cluster.master.log_tail()
+
+
+class TricklingSlaveHandler(BaseHTTPRequestHandler):
+    """Answers 200 at once, then one byte a second, never finishing in time."""
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.send_response(200)
+        self.send_header("Content-Length", "1000")
+        self.end_headers()
+        for _ in range(10):
+            try:
+                self.wfile.write(b" ")
+                self.wfile.flush()
+            except OSError:
+                return
+            time.sleep(1)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_slave_timeout_bounds_a_whole_trickling_answer():
+    """SLAVE_TIMEOUT limits the whole answer, not each read of it."""
+    from master_service.errors import SlaveCallError
+    from master_service.registry import SlaveRecord
+    from master_service.slave_calls import send_chunk
+    from task_types import TASK_TYPES
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), TricklingSlaveHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    slave = SlaveRecord("127.0.0.1", server.server_port, ("text",), 1)
+    started = time.monotonic()
+    try:
+        with pytest.raises(SlaveCallError, match="no complete answer within 2 s"):
+            send_chunk(slave, TASK_TYPES["text"], {},
+                       [("0", "a.txt", io.BytesIO(b"words"))], 2.0)
+    finally:
+        server.shutdown()
+    assert time.monotonic() - started < 4

@@ -590,6 +590,7 @@ class FakeResponse(requests.Response):
         super().__init__()
         self.status_code = status_code
         self._content = body
+        self._content_consumed = True
 
 
 def test_parse_answer_decodes_results_and_errors():
@@ -600,7 +601,7 @@ def test_parse_answer_decodes_results_and_errors():
     }
 
     answer = parse_answer(
-        FakeResponse(200, json.dumps(body).encode()), TASK_TYPES["text"]
+        json.dumps(body).encode(), TASK_TYPES["text"]
     )
 
     assert answer == ChunkAnswer({"0": b"{}"}, {"1": "the file is empty (0 bytes)"})
@@ -619,7 +620,7 @@ def test_parse_answer_decodes_results_and_errors():
 def test_parse_answer_rejects_unexpected_bodies(body):
     """A body that is not the expected JSON raises SlaveCallError."""
     with pytest.raises(SlaveCallError) as raised:
-        parse_answer(FakeResponse(200, body), TASK_TYPES["text"])
+        parse_answer(body, TASK_TYPES["text"])
 
     assert str(raised.value) == "answered with a body that is not the expected JSON"
 
@@ -684,6 +685,7 @@ def test_send_chunk_posts_the_files_and_rejects_http_errors(registry, monkeypatc
     ]
     assert stream.tell() == 0
     assert kwargs["timeout"] == (5.0, 7.0)
+    assert kwargs["stream"] is True
 
 
 def test_dead_registered_slaves_cost_one_attempt_each_not_the_files(
