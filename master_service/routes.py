@@ -17,6 +17,7 @@ from master_service.errors import (
     UnknownSlaveError,
 )
 from master_service.registry import SlaveRegistry
+from master_service.slave_calls import stream_size
 from task_types import (
     DEFAULT_TASK_TYPE,
     TASK_TYPES,
@@ -125,14 +126,16 @@ def read_requested_task_type() -> TaskType:
 
 def read_uploads(task_type: TaskType) -> tuple[list[FileJob], list[dict]]:
     """The files of the task's field, and an error for each file sent in another."""
-    jobs = [
-        FileJob(file_id=str(number), filename=upload.filename, stream=upload.stream)
-        for number, upload in enumerate(request.files.getlist(task_type.upload_field))
-        if upload.filename
-    ]
+    uploads = request.files.getlist(task_type.upload_field)
     max_files = current_app.config["MASTER"]["MAX_FILES"]
-    if len(request.files.getlist(task_type.upload_field)) > max_files:
+    if len(uploads) > max_files:
         raise TooManyFilesError(max_files)
+    jobs = [
+        FileJob(file_id=str(number), filename=upload_name(upload, number),
+                stream=upload.stream)
+        for number, upload in enumerate(uploads)
+        if not is_empty_form_slot(upload)
+    ]
     if not jobs:
         raise BadRequestError(
             f"no files in the field {task_type.upload_field!r}; task type "
@@ -141,14 +144,23 @@ def read_uploads(task_type: TaskType) -> tuple[list[FileJob], list[dict]]:
         )
     misplaced = [
         {
-            "filename": upload.filename,
+            "filename": upload_name(upload, number),
             "error": f"sent in the field {field_name!r}, but task type "
             f"{task_type.name!r} takes files in {task_type.upload_field!r}",
         }
-        for field_name, upload in request.files.items(multi=True)
-        if field_name != task_type.upload_field and upload.filename
+        for number, (field_name, upload) in enumerate(request.files.items(multi=True))
+        if field_name != task_type.upload_field and not is_empty_form_slot(upload)
     ]
     return jobs, misplaced
+
+
+def is_empty_form_slot(upload) -> bool:
+    """A browser's file input left empty: no name and no bytes."""
+    return not upload.filename and stream_size(upload.stream) == 0
+
+
+def upload_name(upload, number: int) -> str:
+    return upload.filename or f"unnamed_upload_{number}"
 
 
 def summarise(task_type: TaskType, jobs: list[FileJob], misplaced: list[dict]) -> dict:

@@ -350,3 +350,20 @@ def test_slave_leaves_out_a_file_that_arrived_incomplete(shared_cluster):
     answer = requests.post(f"{slave_url}/get_task", data=form, files=files).json()
     assert [r["file_id"] for r in answer["results"]] == ["1"]
     assert answer["errors"] == []
+
+
+def test_a_file_part_without_a_name_is_processed_not_dropped(shared_cluster):
+    """Bytes sent without a file name still get an outcome; an empty slot is ignored."""
+    body = (
+        b"--b\r\nContent-Disposition: form-data; name=\"task_type\"\r\n\r\ntext\r\n"
+        b"--b\r\nContent-Disposition: form-data; name=\"texts\"; filename=\"\"\r\n\r\n"
+        b"words without a name\r\n"
+        b"--b\r\nContent-Disposition: form-data; name=\"texts\"; filename=\"\"\r\n\r\n\r\n"
+        b"--b\r\nContent-Disposition: form-data; name=\"texts\"; filename=\"a.txt\"\r\n"
+        b"\r\nnamed words\r\n--b--\r\n"
+    )
+    response = requests.post(f"{shared_cluster.master_url}/assign_task", data=body,
+                             headers={"Content-Type": "multipart/form-data; boundary=b"})
+    answer = response.json()
+    assert [f["filename"] for f in answer["files"]] == ["unnamed_upload_0", "a.txt"]
+    assert answer["total_files_processed"] == 2
