@@ -143,7 +143,14 @@ def report(files: list[Path], answer: dict) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    task_type = TASK_TYPES[args.task_type]
+    unused = [o.name for t in TASK_TYPES.values() for o in t.options
+              if getattr(args, o.name) is not None and o not in task_type.options]
+    if unused:
+        parser.error(f"--{unused[0].replace('_', '-')} does not apply to "
+                     f"{task_type.name} tasks")
     try:
         files = collect_files(args.paths)
     except FileNotFoundError as error:

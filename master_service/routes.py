@@ -192,7 +192,10 @@ def describe_missing_slave(task_type: TaskType) -> str:
     reason = f"no registered slave can run {task_type.name!r} tasks"
     if task_type.required_program:
         reason += f" (no slave has {task_type.required_program})"
-    return reason + "; start one with `python slave.py`"
+    return reason + (
+        "; start one with `python slave.py`, or check SLAVE_TASK_TYPES of the "
+        "running slaves"
+    )
 
 
 def read_json_body() -> object:

@@ -49,7 +49,7 @@ def plan_from_paths(paths: list[Path]) -> dict[str, list[Path]]:
         files.extend(sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir()
                      else [path])
     plan: dict[str, list[Path]] = {}
-    for file in files:
+    for file in dict.fromkeys(files):
         name = next((n for n in TASK_TYPES if claims(n, file)), None)
         if name is None:
             print(f"skipped {file}: no task type takes {file.suffix or 'files without a suffix'}")
@@ -91,6 +91,10 @@ def main(argv: list[str] | None = None) -> int:
     else:
         plan, source = make_samples(workdir / "samples"), "a sample set made for the demo"
     print(f"Sending files from {source}")
+    if not any(plan.values()):
+        print("Nothing to send: no file has a suffix a task type takes")
+        shutil.rmtree(workdir, ignore_errors=True)
+        return 1
 
     if shutil.which("tesseract") is None and plan.pop("ocr", None):
         print("OCR is unavailable: tesseract is not installed; OCR files are skipped")
@@ -114,8 +118,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {task_type:<10} {len(files):>3} file(s) sent: {verdict}")
     print(f"Results are in {args.results_dir.resolve()}/<task type>/; "
           f"files there now: {json.dumps(count_outcomes(args.results_dir))}")
-    print(f"Service logs are in {workdir}")
-    return 0 if all(code in (0, 1) for code in exit_codes.values()) else 1
+    all_answered = all(code in (0, 1) for code in exit_codes.values())
+    if all_answered:
+        shutil.rmtree(workdir, ignore_errors=True)
+    else:
+        print(f"Service logs are in {workdir}")
+    return 0 if all_answered else 1
 
 
 if __name__ == "__main__":
