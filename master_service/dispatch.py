@@ -79,7 +79,7 @@ class Dispatch:
         threads = [
             threading.Thread(target=self._serve, args=(slave,), daemon=True)
             for slave in slaves
-            for _ in range(1 if self.task_type.whole_request else slave.workers)
+            for _ in range(self._threads_for(slave))
         ]
         for thread in threads:
             thread.start()
@@ -93,6 +93,11 @@ class Dispatch:
                     f"no slave could process the file (slaves tried: {tried}); "
                     f"last problem: {job.last_problem or 'no capable slave was up'}"
                 )
+
+    def _threads_for(self, slave: SlaveRecord) -> int:
+        if self.task_type.whole_request:
+            return 1
+        return min(slave.workers, len(self.jobs))
 
     def _serve(self, slave: SlaveRecord) -> None:
         while True:
