@@ -30,6 +30,8 @@ from task_types import (
 logger = logging.getLogger(__name__)
 bp = Blueprint("master", __name__)
 
+MAX_SLAVE_WORKERS = 1024
+
 
 def registry() -> SlaveRegistry:
     return current_app.extensions["slave_registry"]
@@ -248,9 +250,14 @@ def read_task_types(value) -> tuple[str, ...]:
 def read_workers(value) -> int:
     if value is None:
         return 1
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or not 1 <= value <= MAX_SLAVE_WORKERS
+    ):
         raise BadRequestError(
-            f"field 'workers' must be a whole number of 1 or more, got {value!r}",
+            f"field 'workers' must be a whole number from 1 to {MAX_SLAVE_WORKERS}, "
+            f"got {value!r}",
             field="workers",
         )
     return value

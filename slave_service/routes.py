@@ -51,7 +51,7 @@ def check_status():
 def get_task():
     started = time.monotonic()
     task_type = read_offered_task_type()
-    uploads = [u for u in request.files.getlist(task_type.upload_field) if u.filename]
+    uploads = request.files.getlist(task_type.upload_field)
     if not uploads:
         raise BadTaskError(f"no files in the field {task_type.upload_field!r}")
     try:
@@ -66,7 +66,10 @@ def get_task():
         )
     time_limit_s = read_time_limit()
 
-    files = [(upload.filename, upload.read()) for upload in uploads]
+    files = [
+        (upload.filename or f"unnamed_upload_{number}", upload.read())
+        for number, upload in enumerate(uploads)
+    ]
     files, file_ids = drop_incomplete(files, file_ids, request.form.getlist("file_size"))
     if not files:
         return jsonify(results=[], errors=[])
@@ -77,22 +80,26 @@ def get_task():
     pool = current_app.extensions["pool"]
     outcomes = [o for job_outcomes in pool.run(jobs, time_limit_s) for o in job_outcomes]
 
-    results, errors = [], []
-    for file_id, (filename, _), outcome in zip(file_ids, files, outcomes):
-        if outcome.error is None:
-            results.append({
-                "filename": filename,
-                "file_id": file_id,
-                task_type.data_key: base64.b64encode(outcome.data).decode("ascii"),
-            })
-        else:
-            errors.append({"filename": filename, "file_id": file_id, "error": outcome.error})
+    answer = describe_outcomes(task_type, file_ids, files, outcomes)
     logger.info(
         "get_task %s: %d file(s), %d ok, %d failed in %.2f s",
-        task_type.name, len(files), len(results), len(errors),
+        task_type.name, len(files), len(answer["results"]), len(answer["errors"]),
         time.monotonic() - started,
     )
-    return jsonify(results=results, errors=errors)
+    return jsonify(answer)
+
+
+def describe_outcomes(task_type: TaskType, file_ids, files, outcomes) -> dict:
+    """The answer's results (base64 data) and errors, each with its file id."""
+    results, errors = [], []
+    for file_id, (filename, _), outcome in zip(file_ids, files, outcomes):
+        entry = {"filename": filename, "file_id": file_id}
+        if outcome.error is None:
+            encoded = base64.b64encode(outcome.data).decode("ascii")
+            results.append({**entry, task_type.data_key: encoded})
+        else:
+            errors.append({**entry, "error": outcome.error})
+    return {"results": results, "errors": errors}
 
 
 def drop_incomplete(files, file_ids, declared_sizes):
