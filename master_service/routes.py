@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import time
 from pathlib import Path
@@ -18,6 +17,12 @@ from master_service.errors import (
 )
 from master_service.registry import SlaveRegistry
 from master_service.slave_calls import stream_size
+from master_service.slave_fields import (
+    read_json_body,
+    read_slave_address,
+    read_task_types,
+    read_workers,
+)
 from task_types import (
     DEFAULT_TASK_TYPE,
     TASK_TYPES,
@@ -29,8 +34,6 @@ from task_types import (
 
 logger = logging.getLogger(__name__)
 bp = Blueprint("master", __name__)
-
-MAX_SLAVE_WORKERS = 1024
 
 
 def registry() -> SlaveRegistry:
@@ -198,66 +201,3 @@ def describe_missing_slave(task_type: TaskType) -> str:
         "; start one with `python slave.py`, or check SLAVE_TASK_TYPES of the "
         "running slaves"
     )
-
-
-def read_json_body() -> object:
-    try:
-        return request.get_json(silent=True)
-    except RecursionError:
-        return None
-
-
-def read_slave_address(body) -> tuple[str, int]:
-    if not isinstance(body, dict):
-        raise BadRequestError("expected a JSON object with slave_ip and slave_port")
-    ip = body.get("slave_ip")
-    if not isinstance(ip, str) or not ip:
-        raise BadRequestError("field 'slave_ip' is missing or not a string", field="slave_ip")
-    try:
-        ip = str(ipaddress.ip_address(ip))
-    except ValueError:
-        raise BadRequestError(
-            f"field 'slave_ip' must be an IP address, got {ip!r}", field="slave_ip"
-        ) from None
-    port = body.get("slave_port")
-    if isinstance(port, str) and port.isascii() and port.isdigit() and len(port) <= 5:
-        port = int(port)
-    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
-        raise BadRequestError(
-            f"field 'slave_port' must be a port number 1-65535, got {port!r}",
-            field="slave_port",
-        )
-    return ip, port
-
-
-def read_task_types(value) -> tuple[str, ...]:
-    if value is None:
-        return tuple(TASK_TYPES)
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise BadRequestError(
-            "field 'task_types' must be a list of task type names", field="task_types"
-        )
-    unknown = [v for v in value if v not in TASK_TYPES]
-    if unknown:
-        raise BadRequestError(
-            f"field 'task_types' names unknown task type(s) {', '.join(unknown)}; "
-            f"known: {', '.join(TASK_TYPES)}",
-            field="task_types",
-        )
-    return tuple(dict.fromkeys(value))
-
-
-def read_workers(value) -> int:
-    if value is None:
-        return 1
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int)
-        or not 1 <= value <= MAX_SLAVE_WORKERS
-    ):
-        raise BadRequestError(
-            f"field 'workers' must be a whole number from 1 to {MAX_SLAVE_WORKERS}, "
-            f"got {value!r}",
-            field="workers",
-        )
-    return value
