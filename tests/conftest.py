@@ -6,6 +6,14 @@ import pytest
 
 REPO_DIR = Path(__file__).resolve().parent.parent
 CORPUS_DIR = REPO_DIR.parent / "shared" / "corpus"
+CORPUS_TEXT_NAMES = [
+    "sample-chinese.txt",
+    "sample-english.bom.txt",
+    "sample-french-1.txt",
+    "sample-french.txt",
+    "sample-russian.txt",
+    "sample-spanish.txt",
+]
 
 
 @pytest.fixture(scope="session")

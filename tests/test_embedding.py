@@ -9,20 +9,12 @@ import pytest
 from slave_service.errors import ProcessingError
 from slave_service.processors import embedding
 from slave_service.processors.decoding import decode_text
-
-CORPUS_NAMES = [
-    "sample-chinese.txt",
-    "sample-english.bom.txt",
-    "sample-french-1.txt",
-    "sample-french.txt",
-    "sample-russian.txt",
-    "sample-spanish.txt",
-]
+from tests.conftest import CORPUS_TEXT_NAMES
 
 
 @pytest.fixture(scope="module")
 def corpus_files(corpus) -> list[tuple[str, bytes]]:
-    return [(name, (corpus / "text" / name).read_bytes()) for name in CORPUS_NAMES]
+    return [(name, (corpus / "text" / name).read_bytes()) for name in CORPUS_TEXT_NAMES]
 
 
 def reference_matrix(files, max_features=None) -> tuple[np.ndarray, list[str]]:
@@ -50,7 +42,7 @@ def test_results_carry_encoding_and_settings(corpus_files):
     """Each result names its file and encoding and the settings of the fit."""
     results = embedding.process_batch(corpus_files)
 
-    assert [result["filename"] for result in results] == CORPUS_NAMES
+    assert [result["filename"] for result in results] == CORPUS_TEXT_NAMES
     assert [result["encoding"] for result in results] == [
         "big5",
         "utf_8",

@@ -7,6 +7,7 @@ import pytest
 
 from slave_service.errors import ProcessingError
 from slave_service.processors import text
+from tests.conftest import CORPUS_TEXT_NAMES
 
 SMALL_TEXT = (
     "The cat sat on the mat. The cat didn't move!\n"
@@ -14,15 +15,6 @@ SMALL_TEXT = (
     "Dogs bark loudly? Yes.\n"
     "A second line here 42 times.\n"
 )
-
-CORPUS_NAMES = [
-    "sample-chinese.txt",
-    "sample-english.bom.txt",
-    "sample-french-1.txt",
-    "sample-french.txt",
-    "sample-russian.txt",
-    "sample-spanish.txt",
-]
 
 
 def analyse(content: str, filename: str = "small.txt") -> dict:
@@ -141,7 +133,7 @@ def test_binary_file_is_refused(corpus):
         text.process((corpus / "images" / "hopper.png").read_bytes(), "hopper.png")
 
 
-@pytest.mark.parametrize("name", CORPUS_NAMES)
+@pytest.mark.parametrize("name", CORPUS_TEXT_NAMES)
 def test_corpus_result_is_plain_json(corpus, name):
     """Every corpus text gives a JSON-serialisable result with finite numbers."""
     result = text.process((corpus / "text" / name).read_bytes(), name)
