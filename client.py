@@ -66,6 +66,13 @@ class MultipartUpload:
                     yield chunk
 
 
+def positive_seconds(value: str) -> float:
+    seconds = float(value)
+    if not seconds > 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0, got {value}")
+    return seconds
+
+
 def build_parser() -> argparse.ArgumentParser:
     task_lines = "\n".join(
         f"  {t.name:<10} {t.summary}\n"
@@ -76,12 +83,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="client.py",
         description="Send files to the master for processing and report each outcome.",
-        epilog=f"task types:\n{task_lines}\n\nexit status: 0 all files processed, "
-        "1 some failed, 2 bad usage or master unreachable",
+        epilog=f"task types:\n{task_lines}\n\nexit status: 0 all files processed; "
+        "1 some failed, or no slave can run the type (503); 2 bad usage, a request the "
+        "master refused (400, 413), or the master unreachable",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("master_url", help="e.g. http://localhost:5000")
-    parser.add_argument("task_type", choices=list(TASK_TYPES), metavar="TASK_TYPE")
+    parser.add_argument("task_type", choices=list(TASK_TYPES), metavar="TASK_TYPE",
+                        help="one of the task types below")
     parser.add_argument("paths", nargs="+", type=Path, metavar="PATH",
                         help="files, or folders whose files are all sent")
     options = {o.name: o for t in TASK_TYPES.values() for o in t.options}
@@ -91,8 +100,10 @@ def build_parser() -> argparse.ArgumentParser:
             f"--{option.name.replace('_', '-')}", dest=option.name,
             help=f"{option.help} ({', '.join(users)})",
         )
-    parser.add_argument("--timeout", type=float, default=DEFAULT_READ_TIMEOUT_S,
-                        help="seconds to wait for the master's answer")
+    parser.add_argument("--timeout", type=positive_seconds,
+                        default=DEFAULT_READ_TIMEOUT_S,
+                        help="seconds to wait for the master's answer "
+                        f"(default {DEFAULT_READ_TIMEOUT_S:g})")
     return parser
 
 

@@ -85,8 +85,16 @@ def load_settings(
 def describe_settings(table: tuple[Setting, ...]) -> str:
     """One line per setting, for --help output."""
     return "\n".join(
-        f"  {s.name:<20} {s.help} (default: {s.default})" for s in table
+        f"  {s.name:<20} {s.help}{describe_default(s.default)}" for s in table
     )
+
+
+def describe_default(default) -> str:
+    if default is None:
+        return ""
+    if isinstance(default, tuple):
+        default = ",".join(default)
+    return f" (default: {default})"
 
 
 def load_settings_or_exit(table: tuple[Setting, ...], program: str, summary: str):

@@ -1,8 +1,10 @@
 """Start a slave: `python slave.py` (settings from the environment or `.env`)."""
 
+import importlib
 import logging
 import signal
 import sys
+from pathlib import Path
 
 import waitress
 from dotenv import load_dotenv
@@ -16,6 +18,8 @@ from task_types import TASK_TYPES
 
 logger = logging.getLogger("slave")
 
+COMFORTABLE_WORKER_MEMORY_MB = 512
+
 
 def stop_on_terminate(signal_number, frame):
     raise SystemExit(0)
@@ -24,19 +28,33 @@ def stop_on_terminate(signal_number, frame):
 def main() -> None:
     config = load_settings_or_exit(
         SLAVE_SETTINGS, "slave.py", "Start a slave: it registers with the master and "
-        "processes the files it is sent."
+        "processes the files it is sent. The processors' input limits (MAX_IMAGE_PIXELS, "
+        "MAX_TEXT_MB, MAX_ZIP_UNCOMPRESSED_MB, MAX_ZIP_COMPRESSION_RATIO, MAX_PDF_PAGES, "
+        "MAX_PDF_STREAM_MB, MAX_AUDIO_SAMPLES, TESSERACT_TIMEOUT_S) are read from the "
+        "environment too; README.md lists their defaults."
     )
     logging.basicConfig(
         level=config["LOG_LEVEL"],
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     # The processors' input limits are read from the environment in the workers.
-    load_dotenv(override=False)
+    load_dotenv(Path(".env"), override=False)
+    try:
+        importlib.import_module("slave_service.processors.limits")
+    except ValueError as error:
+        print(f"slave.py: {error}", file=sys.stderr)
+        sys.exit(2)
     task_types = offered_task_types(config["SLAVE_TASK_TYPES"])
     if not task_types:
         logger.error("No task type can run here; check SLAVE_TASK_TYPES")
         sys.exit(2)
 
+    if config["WORKER_MEMORY_MB"] < COMFORTABLE_WORKER_MEMORY_MB:
+        logger.warning(
+            "WORKER_MEMORY_MB=%d is tight: a worker with its processors loaded takes "
+            "about 300 MB of address space before it reads a file",
+            config["WORKER_MEMORY_MB"],
+        )
     pool = WorkerPool(
         config["SLAVE_WORKERS"],
         config["FILE_TIMEOUT"],

@@ -194,9 +194,12 @@ def describe_missing_slave(task_type: TaskType) -> str:
             f"no slave that runs {task_type.name!r} tasks is up right now "
             f"({len(registered)} registered, none heartbeating); try again shortly"
         )
-    reason = f"no registered slave can run {task_type.name!r} tasks"
+    reason = f"no registered slave offers {task_type.name!r} tasks"
     if task_type.required_program:
-        reason += f" (no slave has {task_type.required_program})"
+        reason += (
+            f" (a slave offers them only where {task_type.required_program} is "
+            "installed)"
+        )
     return reason + (
         "; start one with `python slave.py`, or check SLAVE_TASK_TYPES of the "
         "running slaves"

@@ -31,8 +31,8 @@ SLAVE_SETTINGS = (
         "SLAVE_IP",
         str,
         None,
-        "address advertised to the master (default: the local address that routes "
-        "to the master)",
+        "address advertised to the master; unset: the local address that routes "
+        "to the master",
     ),
     Setting("SLAVE_WORKERS", positive_int, os.cpu_count() or 1, "worker processes"),
     Setting("HEARTBEAT_INTERVAL", positive_float, 5.0, "seconds between heartbeats"),

@@ -10,7 +10,7 @@ import queue
 import signal
 from concurrent.futures import ThreadPoolExecutor
 
-from slave_service.worker import Job, Outcome, serve_jobs
+from slave_service.worker import MEMORY_LIMIT_EXIT_CODE, Job, Outcome, serve_jobs
 
 logger = logging.getLogger(__name__)
 
@@ -26,6 +26,7 @@ WORKER_PRELOAD = ["slave_service.worker", "numpy", "PIL.Image"]
 
 class WorkerProcess:
     def __init__(self, context, memory_limit_mb: int):
+        self.memory_limit_mb = memory_limit_mb
         self.connection, child_end = context.Pipe()
         self.process = context.Process(
             target=serve_jobs, args=(child_end, memory_limit_mb), daemon=True
@@ -50,6 +51,8 @@ class WorkerProcess:
 
     def _describe_death(self) -> str:
         code = self.process.exitcode
+        if code == MEMORY_LIMIT_EXIT_CODE:
+            return f"exceeded the {self.memory_limit_mb} MB memory limit"
         if code is not None and code < 0:
             name = signal.Signals(-code).name
             return f"the worker crashed ({name}) while processing this file"

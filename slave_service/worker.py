@@ -15,6 +15,7 @@ from task_types import TASK_TYPES
 logger = logging.getLogger(__name__)
 
 BYTES_PER_MB = 1024 * 1024
+MEMORY_LIMIT_EXIT_CODE = 3
 
 
 @dataclass
@@ -81,10 +82,11 @@ def serve_jobs(connection, memory_limit_mb: int) -> None:
     while True:
         try:
             job = connection.recv()
+            outcomes = run_job(job, memory_limit_mb)
+            connection.send(outcomes)
         except (EOFError, OSError):
             return
-        outcomes = run_job(job, memory_limit_mb)
-        try:
-            connection.send(outcomes)
-        except (BrokenPipeError, OSError):
-            return
+        except MemoryError:
+            # Outside the processor (receiving the file, sending the result): the pool
+            # reads this exit code as the memory limit.
+            os._exit(MEMORY_LIMIT_EXIT_CODE)

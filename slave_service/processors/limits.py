@@ -38,14 +38,14 @@ The default is Pillow's; a bigger canvas is likely a decompression bomb, a small
 that would unpack to gigabytes. An animation may hold twice this over all its frames.
 """
 
-MAX_TEXT_BYTES = read_positive_number("MAX_TEXT_MB", 50) * BYTES_PER_MB
+MAX_TEXT_BYTES = int(read_positive_number("MAX_TEXT_MB", 50, float) * BYTES_PER_MB)
 """Largest text file, in bytes (env MAX_TEXT_MB, in MB).
 
 Applies to the text and embedding processors and to plain-text documents.
 """
 
 MAX_ZIP_UNCOMPRESSED_BYTES = (
-    read_positive_number("MAX_ZIP_UNCOMPRESSED_MB", 512) * BYTES_PER_MB
+    int(read_positive_number("MAX_ZIP_UNCOMPRESSED_MB", 512, float) * BYTES_PER_MB)
 )
 """Largest total size the parts of a DOCX may unpack to, in bytes (env in MB).
 
@@ -69,7 +69,9 @@ A small part of repeated markup can pack very tightly yet costs nothing to unpac
 MAX_PDF_PAGES = read_positive_number("MAX_PDF_PAGES", 2000)
 """Most pages a PDF may have (env MAX_PDF_PAGES)."""
 
-MAX_PDF_STREAM_BYTES = read_positive_number("MAX_PDF_STREAM_MB", 256) * BYTES_PER_MB
+MAX_PDF_STREAM_BYTES = int(
+    read_positive_number("MAX_PDF_STREAM_MB", 256, float) * BYTES_PER_MB
+)
 """Largest size of one PDF stream, stored or decompressed, in bytes (env in MB)."""
 
 MAX_AUDIO_SAMPLES = read_positive_number("MAX_AUDIO_SAMPLES", 2**27)
