@@ -374,3 +374,14 @@ def test_a_file_part_without_a_name_is_processed_not_dropped(shared_cluster):
     answer = response.json()
     assert [f["filename"] for f in answer["files"]] == ["unnamed_upload_0", "a.txt"]
     assert answer["total_files_processed"] == 2
+
+
+def test_more_files_than_werkzeugs_default_part_limit(shared_cluster):
+    """1200 files in one request (Werkzeug allows 1000 form parts by default)."""
+    files = [("texts", (f"n{n:04d}.txt", f"note {n}".encode())) for n in range(1200)]
+    response = requests.post(f"{shared_cluster.master_url}/assign_task",
+                             data={"task_type": "text"}, files=files, timeout=300)
+    answer = response.json()
+    assert response.status_code == 200
+    assert answer["total_files_processed"] == 1200
+    assert answer["failed"] == []
