@@ -101,7 +101,8 @@ class Dispatch:
 
     def _serve(self, slave: SlaveRecord) -> None:
         while True:
-            if not self.registry.is_usable(slave) and not self._wait_for_recovery(slave):
+            usable = self.registry.is_usable(slave, self.task_type.name)
+            if not usable and not self._wait_for_recovery(slave):
                 return
             chunk = self._take_chunk(slave)
             if chunk is None:
@@ -151,7 +152,7 @@ class Dispatch:
                     if self._unfinished == 0:
                         return []
                     self._condition.wait()
-            if not self.registry.is_usable(slave):
+            if not self.registry.is_usable(slave, self.task_type.name):
                 return None
             if not self.registry.try_reserve(slave):
                 time.sleep(BUSY_SLAVE_POLL_S)  # its workers are busy with other requests
@@ -257,7 +258,7 @@ class Dispatch:
             with self._condition:
                 if self._unfinished == 0:
                     return False
-            if self.registry.is_usable(slave):
+            if self.registry.is_usable(slave, self.task_type.name):
                 return True
             time.sleep(RECOVERY_POLL_S)
         return False

@@ -34,7 +34,9 @@ class SlaveRecord:
         return f"http://{host}:{self.port}"
 
     def state(self, now: float, heartbeat_timeout_s: float) -> str:
-        if now - self.last_seen > heartbeat_timeout_s:
+        # A slave working on chunks is judged by their answers (SLAVE_TIMEOUT), not
+        # by heartbeats, which a busy master may be slow to serve.
+        if now - self.last_seen > heartbeat_timeout_s and self.chunks_in_flight == 0:
             return "down"
         if self.failed_at is not None and self.failed_at >= self.last_seen:
             return "failing"
@@ -75,19 +77,24 @@ class SlaveRegistry:
             slave.last_seen = time.time()
             return True
 
-    def is_usable(self, slave: SlaveRecord) -> bool:
+    def is_usable(self, slave: SlaveRecord, task_type: str | None = None) -> bool:
+        """Up, and still offering the task type (a slave may re-register with fewer)."""
         with self._lock:
-            return slave.state(time.time(), self.heartbeat_timeout_s) == "up"
+            offers = task_type is None or task_type in slave.task_types
+            return offers and slave.state(time.time(), self.heartbeat_timeout_s) == "up"
 
     def list_usable(self, task_type: str) -> list[SlaveRecord]:
-        """Slaves that are up and offer the task type, most workers first."""
+        """Slaves offering the task type that are not down, most workers first.
+
+        A failing slave is included: the request's threads wait for its recovery.
+        """
         now = time.time()
         with self._lock:
             usable = [
                 s
                 for s in self._slaves.values()
                 if task_type in s.task_types
-                and s.state(now, self.heartbeat_timeout_s) == "up"
+                and s.state(now, self.heartbeat_timeout_s) != "down"
             ]
         return sorted(usable, key=lambda s: (-s.workers, s.files_in_flight))
 

@@ -133,7 +133,7 @@ def read_uploads(task_type: TaskType) -> tuple[list[FileJob], list[dict]]:
     """The files of the task's field, and an error for each file sent in another."""
     uploads = request.files.getlist(task_type.upload_field)
     max_files = current_app.config["MASTER"]["MAX_FILES"]
-    if len(uploads) > max_files:
+    if sum(1 for _ in request.files.items(multi=True)) > max_files:
         raise TooManyFilesError(max_files)
     jobs = [
         FileJob(file_id=str(number), filename=upload_name(upload, number),

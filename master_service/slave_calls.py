@@ -59,6 +59,7 @@ def send_chunk(
             files=parts,
             timeout=(CONNECT_TIMEOUT_S, timeout_s),
             stream=True,
+            allow_redirects=False,
         ) as response:
             if response.status_code != 200:
                 raise SlaveCallError(f"answered HTTP {response.status_code}")

@@ -100,7 +100,7 @@ def test_failed_chunk_makes_slave_failing_until_next_heartbeat(registry):
 
     assert registry.snapshot()[0]["state"] == "failing"
     assert registry.is_usable(slave) is False
-    assert registry.list_usable("image") == []
+    assert registry.list_usable("image") == [slave]  # a request may wait for it
 
     time.sleep(0.01)
     registry.heartbeat(slave.address)
@@ -130,7 +130,7 @@ def test_failing_slave_that_stops_heartbeating_is_down(registry):
 
 
 def test_list_usable_filters_by_task_type_and_state(registry):
-    """Only up slaves offering the type are listed, most workers first."""
+    """Slaves offering the type and not down are listed, most workers first."""
     small, _ = registry.register("10.0.0.1", 3000, ("image", "text"), 1)
     big, _ = registry.register("10.0.0.2", 3000, ("image",), 8)
     text_only, _ = registry.register("10.0.0.3", 3000, ("text",), 16)
@@ -139,7 +139,7 @@ def test_list_usable_filters_by_task_type_and_state(registry):
     down.last_seen -= HEARTBEAT_TIMEOUT_S + 1
     registry.record_answer(failing, sent=0, done=0, chunk_failed=True)
 
-    assert registry.list_usable("image") == [big, small]
+    assert registry.list_usable("image") == [failing, big, small]
     assert registry.list_usable("text") == [text_only, small]
     assert registry.list_usable("ocr") == []
     assert registry.list_offering("image") == [small, big, down, failing]
@@ -189,3 +189,22 @@ def test_snapshot_fields(registry):
         "files_done": 1,
         "failures": 0,
     }
+
+
+def test_slave_working_on_a_chunk_is_not_down_without_heartbeats(registry):
+    """A busy master may serve heartbeats late; a slave with work in flight stays up."""
+    slave, _ = registry.register("10.0.0.5", 3000, ("image",), 1)
+    assert registry.try_reserve(slave)
+    slave.last_seen -= HEARTBEAT_TIMEOUT_S + 1
+    assert registry.snapshot()[0]["state"] == "up"
+
+    registry.release(slave)
+    assert registry.snapshot()[0]["state"] == "down"
+
+
+def test_slave_that_stopped_offering_a_type_is_not_usable_for_it(registry):
+    """A slave re-registered without a task type is no longer used for it."""
+    slave, _ = registry.register("10.0.0.5", 3000, ("image", "text"), 1)
+    registry.register("10.0.0.5", 3000, ("text",), 1)
+    assert registry.is_usable(slave, "image") is False
+    assert registry.is_usable(slave, "text") is True
