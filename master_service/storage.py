@@ -40,6 +40,11 @@ def safe_name(upload_name: str) -> str:
     return f"{safe_stem(upload_name)}.{suffix}" if suffix else safe_stem(upload_name)
 
 
+# Where the search for a free numbered name resumes, so the thousandth upload of one
+# name does not try the first 999 again. Only a hint: the link still decides.
+first_free_numbers: dict[tuple[str, str], int] = {}
+
+
 def write_new_file(folder: Path, name: str, data: bytes) -> Path:
     """Write data under name, or name_1, name_2... if taken; atomic and never replacing.
 
@@ -55,14 +60,18 @@ def write_new_file(folder: Path, name: str, data: bytes) -> Path:
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(data)
         os.chmod(temporary, RESULT_FILE_MODE)
-        for number in range(0, 1_000_000):
+        key = (str(folder), name)
+        number = first_free_numbers.get(key, 0)
+        while True:
             candidate = name if number == 0 else f"{base}_{number}{dot}{suffix}"
             target = folder / candidate
             try:
                 os.link(temporary, target)
             except FileExistsError:
+                number += 1
                 continue
+            if number:  # only names that collided, so the table stays small
+                first_free_numbers[key] = number + 1
             return target
-        raise FileExistsError(f"no free name for {name} in {folder}")
     finally:
         os.unlink(temporary)

@@ -192,3 +192,19 @@ def test_concurrent_writes_of_one_name_get_distinct_files(tmp_path):
     for number, path in paths.items():
         assert path.read_bytes() == f"writer {number} ".encode() * 1000
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(expected_names)
+
+
+def test_many_writes_of_one_name_do_not_retry_taken_names(tmp_path, monkeypatch):
+    """The 500th copy of a name does not try the 499 names before it again."""
+    links = []
+    real_link = os.link
+
+    def counting_link(source, target):
+        links.append(target)
+        return real_link(source, target)
+
+    monkeypatch.setattr(os, "link", counting_link)
+    paths = [write_new_file(tmp_path, "same.json", b"x") for _ in range(500)]
+
+    assert paths[-1].name == "same_499.json"
+    assert len(links) == 501  # one collision, at the second write
