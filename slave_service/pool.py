@@ -7,7 +7,9 @@ import logging
 import multiprocessing
 import os
 import queue
+import shutil
 import signal
+import tempfile
 from concurrent.futures import ThreadPoolExecutor
 
 from slave_service.worker import MEMORY_LIMIT_EXIT_CODE, Job, Outcome, serve_jobs
@@ -27,9 +29,12 @@ WORKER_PRELOAD = ["slave_service.worker", "numpy", "PIL.Image"]
 class WorkerProcess:
     def __init__(self, context, memory_limit_mb: int):
         self.memory_limit_mb = memory_limit_mb
+        self.temporary_dir = tempfile.mkdtemp(prefix="slave-worker-")
         self.connection, child_end = context.Pipe()
         self.process = context.Process(
-            target=serve_jobs, args=(child_end, memory_limit_mb), daemon=True
+            target=serve_jobs,
+            args=(child_end, memory_limit_mb, self.temporary_dir),
+            daemon=True,
         )
         self.process.start()
         child_end.close()
@@ -69,6 +74,7 @@ class WorkerProcess:
             self.process.kill()
         self.process.join(timeout=5)
         self.connection.close()
+        shutil.rmtree(self.temporary_dir, ignore_errors=True)
 
 
 class WorkerPool:

@@ -6,6 +6,10 @@ import json
 import logging
 import os
 import resource
+import signal
+import tempfile
+import threading
+import time
 from dataclasses import dataclass, field
 
 from slave_service.errors import ProcessingError
@@ -15,6 +19,7 @@ from task_types import TASK_TYPES
 logger = logging.getLogger(__name__)
 
 BYTES_PER_MB = 1024 * 1024
+PARENT_CHECK_INTERVAL_S = 1.0
 MEMORY_LIMIT_EXIT_CODE = 3
 
 
@@ -68,10 +73,20 @@ def run_job(job: Job, memory_limit_mb: int) -> list[Outcome]:
     return [Outcome(error=message) for _ in job.files]
 
 
-def serve_jobs(connection, memory_limit_mb: int) -> None:
+def die_with_parent(parent_pid: int) -> None:
+    """Kill this worker's group (with any tesseract) once its parent is gone."""
+    while os.getppid() == parent_pid:
+        time.sleep(PARENT_CHECK_INTERVAL_S)
+    os.killpg(0, signal.SIGKILL)
+
+
+def serve_jobs(connection, memory_limit_mb: int, temporary_dir: str) -> None:
     """Worker process main loop: receive a job, answer its outcomes, until closed."""
     # A group of its own lets the pool kill the worker with any program it started.
     os.setpgid(0, 0)
+    threading.Thread(target=die_with_parent, args=(os.getppid(),), daemon=True).start()
+    # Files that programs leave behind when the worker is killed go with its folder.
+    os.environ["TMPDIR"] = tempfile.tempdir = temporary_dir
     logging.basicConfig(
         level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

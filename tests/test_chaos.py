@@ -253,3 +253,47 @@ def test_slave_timeout_bounds_a_whole_trickling_answer():
     finally:
         server.shutdown()
     assert time.monotonic() - started < 4
+
+
+def slow_ocr_page(corpus) -> bytes:
+    """Eurotext tiled 4 x 4: tesseract needs well over ten seconds for it."""
+    tile = Image.open(corpus / "ocr" / "eurotext.tif").convert("L")
+    page = Image.new("L", (tile.width * 4, tile.height * 4), 255)
+    for row in range(4):
+        for column in range(4):
+            page.paste(tile, (column * tile.width, row * tile.height))
+    buffer = io.BytesIO()
+    page.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_workers_and_tesseract_die_with_a_killed_slave(make_cluster, corpus):
+    """SIGKILL a slave mid-OCR: its workers and their tesseract do not live on."""
+    import psutil
+
+    cluster = make_cluster()
+    cluster.start_master()
+    slave = cluster.start_slave(SLAVE_WORKERS=2, SLAVE_TASK_TYPES="ocr")
+    cluster.wait_for_slaves(1)
+    files = [("images", (f"page{n}.png", slow_ocr_page(corpus))) for n in range(2)]
+    sender = threading.Thread(target=lambda: requests.post(
+        f"{cluster.master_url}/assign_task", data={"task_type": "ocr"}, files=files,
+        timeout=60,
+    ))
+    sender.start()
+
+    deadline = time.monotonic() + 20
+    descendants = []
+    while time.monotonic() < deadline:
+        descendants = psutil.Process(slave.process.pid).children(recursive=True)
+        if any(p.name().startswith("tesseract") for p in descendants):
+            break
+        time.sleep(0.05)
+    assert any(p.name().startswith("tesseract") for p in descendants)
+
+    slave.signal(signal.SIGKILL)
+    gone, alive = psutil.wait_procs(descendants, timeout=4)
+    for process in alive:
+        process.kill()
+    assert alive == []
+    sender.join(timeout=60)
