@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import threading
 import time
 from dataclasses import dataclass
 
@@ -18,6 +19,10 @@ from task_types import TaskType
 CONNECT_TIMEOUT_S = 5.0
 TIME_LIMIT_MARGIN_S = 2.0
 ANSWER_READ_BYTES = 256 * 1024
+ANSWER_BASE_BYTES = 64 * 2**20
+ANSWER_BYTES_PER_SENT_BYTE = 32
+"""An answer may hold this much beyond ANSWER_BASE_BYTES per byte sent (a PNG of a
+JPEG, base64 on top, runs to ten times its input)."""
 
 
 @dataclass
@@ -45,16 +50,52 @@ def send_chunk(
         # file ends with its own error instead of being resent.
         "time_limit_s": f"{max(1.0, timeout_s - TIME_LIMIT_MARGIN_S):g}",
     }
-    parts = []
-    for _, filename, stream in files:
-        stream.seek(0)
-        parts.append(
-            (task_type.upload_field, (filename, stream, "application/octet-stream"))
-        )
+    parts = [
+        (task_type.upload_field, (filename, read_whole(stream), "application/octet-stream"))
+        for _, filename, stream in files
+    ]
+    sent_bytes = sum(len(part[1][1]) for part in parts)
+    answer_limit = ANSWER_BASE_BYTES + ANSWER_BYTES_PER_SENT_BYTE * sent_bytes
+    body = post_within(f"{slave.url}/get_task", form, parts, timeout_s, answer_limit)
+    return parse_answer(body, task_type)
+
+
+def read_whole(stream) -> bytes:
+    stream.seek(0)
+    return stream.read()
+
+
+def post_within(url: str, form, parts, timeout_s: float, answer_limit: int) -> bytes:
+    """POST and read the whole answer within timeout_s, however slowly it trickles.
+
+    Socket timeouts bound each read only, so the call runs in a thread of its own that
+    is abandoned at the deadline. The thread holds its own copy of the files, so a
+    resend elsewhere is not disturbed, and it ends when the slave closes or the
+    connection's own limits stop it.
+    """
+    outcome = {}
+
+    def call():
+        try:
+            outcome["body"] = post_and_read(url, form, parts, timeout_s, answer_limit)
+        except SlaveCallError as error:
+            outcome["error"] = error
+
+    caller = threading.Thread(target=call, name="slave-call", daemon=True)
+    caller.start()
+    caller.join(CONNECT_TIMEOUT_S + timeout_s)
+    if caller.is_alive():
+        raise SlaveCallError(f"no complete answer within {timeout_s:g} s")
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["body"]
+
+
+def post_and_read(url: str, form, parts, timeout_s: float, answer_limit: int) -> bytes:
     deadline = time.monotonic() + timeout_s
     try:
         with requests.post(
-            f"{slave.url}/get_task",
+            url,
             data=form,
             files=parts,
             timeout=(CONNECT_TIMEOUT_S, timeout_s),
@@ -63,22 +104,27 @@ def send_chunk(
         ) as response:
             if response.status_code != 200:
                 raise SlaveCallError(f"answered HTTP {response.status_code}")
-            body = read_before(response, deadline, timeout_s)
+            return read_before(response, deadline, timeout_s, answer_limit)
     except (requests.Timeout, urllib3.exceptions.TimeoutError):
         raise SlaveCallError(f"no answer within {timeout_s:g} s") from None
     except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as error:
         raise SlaveCallError(f"connection failed ({type(error).__name__})") from None
-    return parse_answer(body, task_type)
 
 
-def read_before(response: requests.Response, deadline: float, timeout_s: float) -> bytes:
-    """The whole body, unless it is still arriving at the deadline (a trickling slave)."""
+def read_before(
+    response: requests.Response, deadline: float, timeout_s: float, answer_limit: int
+) -> bytes:
+    """The whole body, unless it is still arriving at the deadline or grows too big."""
     body = bytearray()
     # read1 returns what has arrived; read would wait for a whole buffer's worth.
     while piece := response.raw.read1(ANSWER_READ_BYTES):
         body += piece
         if time.monotonic() > deadline:
             raise SlaveCallError(f"no complete answer within {timeout_s:g} s")
+        if len(body) > answer_limit:
+            raise SlaveCallError(
+                f"answered with more than {answer_limit // 2**20} MB for this chunk"
+            )
     return bytes(body)
 
 

@@ -297,3 +297,66 @@ def test_workers_and_tesseract_die_with_a_killed_slave(make_cluster, corpus):
         process.kill()
     assert alive == []
     sender.join(timeout=60)
+
+
+class HeaderTricklingHandler(BaseHTTPRequestHandler):
+    """Sends its status line, then one header line a second, for a long time."""
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        try:
+            self.wfile.write(b"HTTP/1.1 200 OK\r\n")
+            for number in range(20):
+                self.wfile.write(f"X-Pad-{number}: y\r\n".encode())
+                self.wfile.flush()
+                time.sleep(1)
+        except OSError:
+            return
+
+    def log_message(self, *args):
+        pass
+
+
+class EndlessAnswerHandler(BaseHTTPRequestHandler):
+    """Announces a 2 GB answer and streams it as fast as it can."""
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.send_response(200)
+        self.send_header("Content-Length", str(2**31))
+        self.end_headers()
+        block = b"A" * 2**20
+        try:
+            for _ in range(2**11):
+                self.wfile.write(block)
+        except OSError:
+            return
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.mark.parametrize(
+    "handler, message",
+    [(HeaderTricklingHandler, "no complete answer within 2 s"),
+     (EndlessAnswerHandler, "answered with more than 64 MB")],
+    ids=["trickled-headers", "endless-body"],
+)
+def test_a_slave_cannot_stall_or_flood_the_master(handler, message):
+    """Headers trickled past SLAVE_TIMEOUT or an endless body end the chunk."""
+    from master_service.errors import SlaveCallError
+    from master_service.registry import SlaveRecord
+    from master_service.slave_calls import send_chunk
+    from task_types import TASK_TYPES
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    slave = SlaveRecord("127.0.0.1", server.server_port, ("text",), 1)
+    started = time.monotonic()
+    try:
+        with pytest.raises(SlaveCallError, match=message):
+            send_chunk(slave, TASK_TYPES["text"], {},
+                       [("0", "a.txt", io.BytesIO(b"words"))], 2.0)
+    finally:
+        server.shutdown()
+    assert time.monotonic() - started < 10

@@ -681,9 +681,8 @@ def test_send_chunk_posts_the_files_and_rejects_http_errors(registry, monkeypatc
         "time_limit_s": "5",
     }
     assert kwargs["files"] == [
-        ("images", ("a.png", stream, "application/octet-stream"))
+        ("images", ("a.png", b"image", "application/octet-stream"))
     ]
-    assert stream.tell() == 0
     assert kwargs["timeout"] == (5.0, 7.0)
     assert kwargs["stream"] is True
 
