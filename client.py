@@ -48,7 +48,9 @@ class MultipartUpload:
             quoted = quoted.replace("\r", "").replace("\n", "")
             disposition += f'; filename="{quoted}"'
             disposition += "\r\nContent-Type: application/octet-stream"
-        return f"--{self.boundary}\r\nContent-Disposition: {disposition}\r\n\r\n".encode()
+        return (
+            f"--{self.boundary}\r\nContent-Disposition: {disposition}\r\n\r\n".encode()
+        )
 
     def __len__(self) -> int:
         return sum(
@@ -89,21 +91,34 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("master_url", help="e.g. http://localhost:5000")
-    parser.add_argument("task_type", choices=list(TASK_TYPES), metavar="TASK_TYPE",
-                        help="one of the task types below")
-    parser.add_argument("paths", nargs="+", type=Path, metavar="PATH",
-                        help="files, or folders whose files are all sent")
+    parser.add_argument(
+        "task_type",
+        choices=list(TASK_TYPES),
+        metavar="TASK_TYPE",
+        help="one of the task types below",
+    )
+    parser.add_argument(
+        "paths",
+        nargs="+",
+        type=Path,
+        metavar="PATH",
+        help="files, or folders whose files are all sent",
+    )
     options = {o.name: o for t in TASK_TYPES.values() for o in t.options}
     for option in options.values():
         users = [t.name for t in TASK_TYPES.values() if option in t.options]
         parser.add_argument(
-            f"--{option.name.replace('_', '-')}", dest=option.name,
+            f"--{option.name.replace('_', '-')}",
+            dest=option.name,
             help=f"{option.help} ({', '.join(users)})",
         )
-    parser.add_argument("--timeout", type=positive_seconds,
-                        default=DEFAULT_READ_TIMEOUT_S,
-                        help="seconds to wait for the master's answer "
-                        f"(default {DEFAULT_READ_TIMEOUT_S:g})")
+    parser.add_argument(
+        "--timeout",
+        type=positive_seconds,
+        default=DEFAULT_READ_TIMEOUT_S,
+        help="seconds to wait for the master's answer "
+        f"(default {DEFAULT_READ_TIMEOUT_S:g})",
+    )
     return parser
 
 
@@ -148,8 +163,10 @@ def report(files: list[Path], answer: dict) -> int:
             print(f"FAILED  {path}: {outcome.get('error')}")
     failed = len(answer.get("failed", []))
     total = len(outcomes)
-    print(f"{total - failed} of {total} file(s) processed, {failed} failed "
-          f"(task type {answer.get('task_type')})")
+    print(
+        f"{total - failed} of {total} file(s) processed, {failed} failed "
+        f"(task type {answer.get('task_type')})"
+    )
     return EXIT_ALL_PROCESSED if failed == 0 else EXIT_SOME_FAILED
 
 
@@ -157,11 +174,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     task_type = TASK_TYPES[args.task_type]
-    unused = [o.name for t in TASK_TYPES.values() for o in t.options
-              if getattr(args, o.name) is not None and o not in task_type.options]
+    unused = [
+        o.name
+        for t in TASK_TYPES.values()
+        for o in t.options
+        if getattr(args, o.name) is not None and o not in task_type.options
+    ]
     if unused:
-        parser.error(f"--{unused[0].replace('_', '-')} does not apply to "
-                     f"{task_type.name} tasks")
+        parser.error(
+            f"--{unused[0].replace('_', '-')} does not apply to "
+            f"{task_type.name} tasks"
+        )
     try:
         files = collect_files(args.paths)
     except FileNotFoundError as error:
@@ -172,8 +195,11 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
 
     if not args.master_url.startswith(("http://", "https://")):
-        print(f"error: the master URL must start with http:// or https://, such as "
-              f"http://{args.master_url}", file=sys.stderr)
+        print(
+            f"error: the master URL must start with http:// or https://, such as "
+            f"http://{args.master_url}",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     try:
         response = send(args, files)
@@ -181,28 +207,42 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {args.master_url} is not a usable URL: {error}", file=sys.stderr)
         return EXIT_USAGE
     except requests.ConnectionError:
-        print(f"error: cannot reach the master at {args.master_url}; check that "
-              "`python master.py` runs there and that the address and port are right",
-              file=sys.stderr)
+        print(
+            f"error: cannot reach the master at {args.master_url}; check that "
+            "`python master.py` runs there and that the address and port are right",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     except requests.Timeout:
-        print(f"error: the master at {args.master_url} did not answer within "
-              f"{args.timeout:g} s (see --timeout)", file=sys.stderr)
+        print(
+            f"error: the master at {args.master_url} did not answer within "
+            f"{args.timeout:g} s (see --timeout)",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
 
     try:
         answer = response.json()
     except ValueError:
         if response.status_code == 413:
-            print("error: the upload is larger than the master accepts (its "
-                  "MAX_UPLOAD_MB); send fewer or smaller files", file=sys.stderr)
+            print(
+                "error: the upload is larger than the master accepts (its "
+                "MAX_UPLOAD_MB); send fewer or smaller files",
+                file=sys.stderr,
+            )
             return EXIT_USAGE
-        print(f"error: the master answered HTTP {response.status_code} without JSON; "
-              f"is {args.master_url} really the master?", file=sys.stderr)
+        print(
+            f"error: the master answered HTTP {response.status_code} without JSON; "
+            f"is {args.master_url} really the master?",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     if response.status_code != 200:
-        print(f"error: the master refused the request (HTTP {response.status_code}): "
-              f"{answer.get('error')}", file=sys.stderr)
+        print(
+            f"error: the master refused the request (HTTP {response.status_code}): "
+            f"{answer.get('error')}",
+            file=sys.stderr,
+        )
         return EXIT_USAGE if response.status_code < 500 else EXIT_SOME_FAILED
     return report(files, answer)
 

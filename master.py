@@ -19,12 +19,14 @@ def refuse_large_bodies_in_json(max_upload_mb: int) -> None:
 
     Waitress has no hook for this answer, so its error class is given a new method.
     """
-    body = json.dumps({
-        "status": "error",
-        "error": f"the upload is larger than MAX_UPLOAD_MB={max_upload_mb} MB; "
-        "send fewer or smaller files per request",
-        "limit": "MAX_UPLOAD_MB",
-    }).encode()
+    body = json.dumps(
+        {
+            "status": "error",
+            "error": f"the upload is larger than MAX_UPLOAD_MB={max_upload_mb} MB; "
+            "send fewer or smaller files per request",
+            "limit": "MAX_UPLOAD_MB",
+        }
+    ).encode()
 
     def to_response(error, ident=None):
         headers = [("Content-Type", "application/json")]
@@ -35,8 +37,10 @@ def refuse_large_bodies_in_json(max_upload_mb: int) -> None:
 
 def main() -> None:
     settings = load_settings_or_exit(
-        MASTER_SETTINGS, "master.py", "Start the master: it takes uploads and shares "
-        "them among registered slaves."
+        MASTER_SETTINGS,
+        "master.py",
+        "Start the master: it takes uploads and shares "
+        "them among registered slaves.",
     )
     app = create_app(settings)
     config = app.config["MASTER"]
@@ -46,7 +50,9 @@ def main() -> None:
     )
     logger.info(
         "Master listening on %s:%s, results in %s",
-        config["MASTER_HOST"], config["MASTER_PORT"], config["RESULTS_DIR"],
+        config["MASTER_HOST"],
+        config["MASTER_PORT"],
+        config["RESULTS_DIR"],
     )
     refuse_large_bodies_in_json(config["MAX_UPLOAD_MB"])
     LivenessMonitor(app.extensions["slave_registry"]).start()

@@ -100,8 +100,10 @@ def describe_default(default) -> str:
 def load_settings_or_exit(table: tuple[Setting, ...], program: str, summary: str):
     """Settings for a service's main(); answers --help and exits 2 on a bad value."""
     if any(arg in ("-h", "--help") for arg in sys.argv[1:]):
-        print(f"usage: python {program}\n\n{summary}\n\nSettings, from the "
-              f"environment or .env:\n{describe_settings(table)}")
+        print(
+            f"usage: python {program}\n\n{summary}\n\nSettings, from the "
+            f"environment or .env:\n{describe_settings(table)}"
+        )
         sys.exit(0)
     try:
         if len(sys.argv) > 1:

@@ -27,11 +27,13 @@ def stop_on_terminate(signal_number, frame):
 
 def main() -> None:
     config = load_settings_or_exit(
-        SLAVE_SETTINGS, "slave.py", "Start a slave: it registers with the master and "
+        SLAVE_SETTINGS,
+        "slave.py",
+        "Start a slave: it registers with the master and "
         "processes the files it is sent. The processors' input limits (MAX_IMAGE_PIXELS, "
         "MAX_TEXT_MB, MAX_ZIP_UNCOMPRESSED_MB, MAX_ZIP_COMPRESSION_RATIO, MAX_PDF_PAGES, "
         "MAX_PDF_STREAM_MB, MAX_AUDIO_SAMPLES, TESSERACT_TIMEOUT_S) are read from the "
-        "environment too; README.md lists their defaults."
+        "environment too; README.md lists their defaults.",
     )
     logging.basicConfig(
         level=config["LOG_LEVEL"],
@@ -73,7 +75,9 @@ def main() -> None:
     signal.signal(signal.SIGTERM, stop_on_terminate)
     logger.info(
         "Slave listening on %s:%s with %d worker(s), offering %s",
-        config["SLAVE_HOST"], config["SLAVE_PORT"], config["SLAVE_WORKERS"],
+        config["SLAVE_HOST"],
+        config["SLAVE_PORT"],
+        config["SLAVE_WORKERS"],
         ", ".join(task_types),
     )
     # Register only once the port is open, so the master's first chunk finds it.

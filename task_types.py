@@ -93,7 +93,16 @@ class TaskType:
 
 
 IMAGE_SUFFIXES = (
-    ".jpg", ".jpeg", ".png", ".gif", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm",
+    ".jpg",
+    ".jpeg",
+    ".png",
+    ".gif",
+    ".bmp",
+    ".tif",
+    ".tiff",
+    ".webp",
+    ".ppm",
+    ".pgm",
 )
 TEXT_SUFFIXES = (".txt", ".text", ".md", ".csv", ".log")
 
@@ -140,7 +149,9 @@ TASK_TYPES: dict[str, TaskType] = {
             suffixes=IMAGE_SUFFIXES,
             summary="text, confidence and word boxes read by tesseract, page turned upright",
             options=(
-                Option("lang", parse_tesseract_lang, "tesseract languages, e.g. eng+fra"),
+                Option(
+                    "lang", parse_tesseract_lang, "tesseract languages, e.g. eng+fra"
+                ),
             ),
             required_program="tesseract",
         ),
@@ -161,9 +172,7 @@ TASK_TYPES: dict[str, TaskType] = {
             processor="slave_service.processors.document",
             suffixes=(".pdf", ".docx", ".txt"),
             summary="text, structure and metadata of a PDF, DOCX or plain text",
-            options=(
-                Option("password", parse_text, "password of an encrypted PDF"),
-            ),
+            options=(Option("password", parse_text, "password of an encrypted PDF"),),
         ),
     )
 }
@@ -180,5 +189,7 @@ def get_task_type(name: str) -> TaskType:
     task_type = TASK_TYPES.get(name)
     if task_type is None:
         known = ", ".join(TASK_TYPES)
-        raise UnknownTaskTypeError(f"unknown task type {name!r}; choose one of: {known}")
+        raise UnknownTaskTypeError(
+            f"unknown task type {name!r}; choose one of: {known}"
+        )
     return task_type

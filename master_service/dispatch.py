@@ -123,7 +123,10 @@ class Dispatch:
             if unfinished:
                 logger.warning(
                     "Slave %s failed %d %s file(s): %s",
-                    slave.address, len(unfinished), self.task_type.name, problem,
+                    slave.address,
+                    len(unfinished),
+                    self.task_type.name,
+                    problem,
                 )
                 self._give_back(unfinished, f"slave {slave.address} {problem}")
 
@@ -134,7 +137,9 @@ class Dispatch:
         except SlaveCallError as error:
             return str(error)
         except Exception:
-            logger.exception("Unexpected failure handling a chunk for %s", slave.address)
+            logger.exception(
+                "Unexpected failure handling a chunk for %s", slave.address
+            )
             return "could not be used (unexpected error on the master, see its log)"
         if missing:
             return f"left {len(missing)} file(s) out of its answer"
@@ -155,7 +160,9 @@ class Dispatch:
             if not self.registry.is_usable(slave, self.task_type.name):
                 return None
             if not self.registry.try_reserve(slave):
-                time.sleep(BUSY_SLAVE_POLL_S)  # its workers are busy with other requests
+                time.sleep(
+                    BUSY_SLAVE_POLL_S
+                )  # its workers are busy with other requests
                 continue
             with self._condition:
                 if self._pending:
@@ -180,6 +187,7 @@ class Dispatch:
         since its last answer) prefers files no slave has failed, so several dead
         slaves cannot pass the same file around until its attempts are spent.
         """
+
         def rank(job: FileJob) -> tuple[bool, bool]:
             failed_here = slave.address in job.slaves_tried
             failed_elsewhere = bool(job.slaves_tried) and not slave.proven

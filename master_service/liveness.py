@@ -30,7 +30,8 @@ class LivenessMonitor(threading.Thread):
                 if new == "down":
                     logger.warning(
                         "Slave %s is down: no heartbeat for %.0f s; not using it",
-                        slave.address, self.registry.heartbeat_timeout_s,
+                        slave.address,
+                        self.registry.heartbeat_timeout_s,
                     )
                 elif new == "up" and old == "down":
                     logger.info("Slave %s is back", slave.address)

@@ -65,7 +65,9 @@ def register():
     if is_new:
         logger.info(
             "Slave %s registered: %s, %d worker(s)",
-            slave.address, ", ".join(task_types), workers,
+            slave.address,
+            ", ".join(task_types),
+            workers,
         )
     return jsonify(
         status="success",
@@ -111,12 +113,18 @@ def assign_task():
     answer = summarise(task_type, jobs, misplaced)
     for failure in answer["failed"]:
         logger.warning(
-            "%s file %r failed: %s", task_type.name, failure["filename"], failure["error"]
+            "%s file %r failed: %s",
+            task_type.name,
+            failure["filename"],
+            failure["error"],
         )
     logger.info(
         "assign_task %s: %d file(s), %d saved, %d failed in %.2f s",
-        task_type.name, len(jobs) + len(misplaced), answer["total_files_processed"],
-        len(answer["failed"]), time.monotonic() - started,
+        task_type.name,
+        len(jobs) + len(misplaced),
+        answer["total_files_processed"],
+        len(answer["failed"]),
+        time.monotonic() - started,
     )
     return jsonify(answer)
 
@@ -136,8 +144,11 @@ def read_uploads(task_type: TaskType) -> tuple[list[FileJob], list[dict]]:
     if sum(1 for _ in request.files.items(multi=True)) > max_files:
         raise TooManyFilesError(max_files)
     jobs = [
-        FileJob(file_id=str(number), filename=upload_name(upload, number),
-                stream=upload.stream)
+        FileJob(
+            file_id=str(number),
+            filename=upload_name(upload, number),
+            stream=upload.stream,
+        )
         for number, upload in enumerate(uploads)
         if not is_empty_form_slot(upload)
     ]
@@ -170,9 +181,11 @@ def upload_name(upload, number: int) -> str:
 
 def summarise(task_type: TaskType, jobs: list[FileJob], misplaced: list[dict]) -> dict:
     files = [
-        {"filename": job.filename, "saved_file": job.saved_path}
-        if job.saved_path
-        else {"filename": job.filename, "error": job.error}
+        (
+            {"filename": job.filename, "saved_file": job.saved_path}
+            if job.saved_path
+            else {"filename": job.filename, "error": job.error}
+        )
         for job in jobs
     ] + misplaced
     saved = [entry["saved_file"] for entry in files if "saved_file" in entry]

@@ -51,7 +51,10 @@ def send_chunk(
         "time_limit_s": f"{max(1.0, timeout_s - TIME_LIMIT_MARGIN_S):g}",
     }
     parts = [
-        (task_type.upload_field, (filename, read_whole(stream), "application/octet-stream"))
+        (
+            task_type.upload_field,
+            (filename, read_whole(stream), "application/octet-stream"),
+        )
         for _, filename, stream in files
     ]
     sent_bytes = sum(len(part[1][1]) for part in parts)
@@ -139,10 +142,14 @@ def parse_answer(body: bytes, task_type: TaskType) -> ChunkAnswer:
     try:
         body = json.loads(body)
         results = {
-            str(item["file_id"]): base64.b64decode(item[task_type.data_key], validate=True)
+            str(item["file_id"]): base64.b64decode(
+                item[task_type.data_key], validate=True
+            )
             for item in body["results"]
         }
         errors = {str(item["file_id"]): str(item["error"]) for item in body["errors"]}
     except (ValueError, KeyError, TypeError, binascii.Error):
-        raise SlaveCallError("answered with a body that is not the expected JSON") from None
+        raise SlaveCallError(
+            "answered with a body that is not the expected JSON"
+        ) from None
     return ChunkAnswer(results, errors)

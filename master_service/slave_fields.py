@@ -24,7 +24,9 @@ def read_slave_address(body) -> tuple[str, int]:
         raise BadRequestError("expected a JSON object with slave_ip and slave_port")
     ip = body.get("slave_ip")
     if not isinstance(ip, str) or not ip:
-        raise BadRequestError("field 'slave_ip' is missing or not a string", field="slave_ip")
+        raise BadRequestError(
+            "field 'slave_ip' is missing or not a string", field="slave_ip"
+        )
     try:
         ip = str(ipaddress.ip_address(ip))
     except ValueError:

@@ -36,7 +36,9 @@ def safe_stem(upload_name: str) -> str:
 def safe_name(upload_name: str) -> str:
     """The upload's safe stem with its suffix, if that suffix is plain letters and digits."""
     suffix = upload_name.rsplit(".", 1)[1] if "." in upload_name else ""
-    suffix = suffix if suffix.isascii() and suffix.isalnum() and len(suffix) <= 10 else ""
+    suffix = (
+        suffix if suffix.isascii() and suffix.isalnum() and len(suffix) <= 10 else ""
+    )
     return f"{safe_stem(upload_name)}.{suffix}" if suffix else safe_stem(upload_name)
 
 

@@ -68,7 +68,9 @@ class Service:
             except requests.RequestException:
                 pass
             time.sleep(0.1)
-        raise RuntimeError(f"{self.name} did not answer in {timeout_s} s:\n{self.log_tail()}")
+        raise RuntimeError(
+            f"{self.name} did not answer in {timeout_s} s:\n{self.log_tail()}"
+        )
 
     def signal(self, number: int) -> None:
         os.killpg(self.process.pid, number)
@@ -110,11 +112,15 @@ class LocalCluster:
             "RESULTS_DIR": self.results_dir,
             **settings,
         }
-        self.master = Service("master", "master.py", env, self.workdir, self.master_port)
+        self.master = Service(
+            "master", "master.py", env, self.workdir, self.master_port
+        )
         self.master.wait_until_answering()
         return self.master
 
-    def start_slave(self, port: int | None = None, wait: bool = True, **settings) -> Service:
+    def start_slave(
+        self, port: int | None = None, wait: bool = True, **settings
+    ) -> Service:
         port = port or free_port()
         env = {
             "MASTER_URL": self.master_url,
@@ -144,7 +150,9 @@ class LocalCluster:
                 return slaves
             time.sleep(0.1)
         logs = "\n".join(s.log_tail() for s in self.slaves)
-        raise RuntimeError(f"{count} slave(s) did not register in {timeout_s} s:\n{logs}")
+        raise RuntimeError(
+            f"{count} slave(s) did not register in {timeout_s} s:\n{logs}"
+        )
 
     def stop(self) -> None:
         for service in [*self.slaves, self.master]:

@@ -24,7 +24,9 @@ def task_type_list(value: str) -> tuple[str, ...]:
 
 
 SLAVE_SETTINGS = (
-    Setting("MASTER_URL", http_url, "http://localhost:5000", "where the master listens"),
+    Setting(
+        "MASTER_URL", http_url, "http://localhost:5000", "where the master listens"
+    ),
     Setting("SLAVE_HOST", str, "0.0.0.0", "address to listen on"),
     Setting("SLAVE_PORT", port_number, 3000, "port to listen on"),
     Setting(

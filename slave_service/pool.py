@@ -103,11 +103,15 @@ class WorkerPool:
         self._all.add(worker)
         return worker
 
-    def run(self, jobs: list[Job], timeout_s: float | None = None) -> list[list[Outcome]]:
+    def run(
+        self, jobs: list[Job], timeout_s: float | None = None
+    ) -> list[list[Outcome]]:
         """Outcomes of each job, in order; blocks while all workers are busy."""
         timeout_s = timeout_s or self.file_timeout_s
         with ThreadPoolExecutor(max_workers=min(len(jobs), self.size)) as threads:
-            return list(threads.map(lambda job: self._run_on_idle_worker(job, timeout_s), jobs))
+            return list(
+                threads.map(lambda job: self._run_on_idle_worker(job, timeout_s), jobs)
+            )
 
     def _run_on_idle_worker(self, job: Job, timeout_s: float) -> list[Outcome]:
         worker = self._idle.get()

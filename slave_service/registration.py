@@ -96,12 +96,16 @@ class MasterLink(threading.Thread):
         except (requests.RequestException, OSError) as error:
             logger.warning(
                 "Cannot register with the master at %s (%s); retrying",
-                self.master_url, error,
+                self.master_url,
+                error,
             )
             return False
         logger.info(
             "Registered with %s as %s:%s offering %s",
-            self.master_url, body["slave_ip"], self.port, ", ".join(self.task_types),
+            self.master_url,
+            body["slave_ip"],
+            self.port,
+            ", ".join(self.task_types),
         )
         self.registered = True
         return True

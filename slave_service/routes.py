@@ -70,7 +70,9 @@ def get_task():
         (upload.filename or f"unnamed_upload_{number}", upload.read())
         for number, upload in enumerate(uploads)
     ]
-    files, file_ids = drop_incomplete(files, file_ids, request.form.getlist("file_size"))
+    files, file_ids = drop_incomplete(
+        files, file_ids, request.form.getlist("file_size")
+    )
     if not files:
         return jsonify(results=[], errors=[])
     if task_type.whole_request:
@@ -78,12 +80,17 @@ def get_task():
     else:
         jobs = [Job(task_type.name, [file], options) for file in files]
     pool = current_app.extensions["pool"]
-    outcomes = [o for job_outcomes in pool.run(jobs, time_limit_s) for o in job_outcomes]
+    outcomes = [
+        o for job_outcomes in pool.run(jobs, time_limit_s) for o in job_outcomes
+    ]
 
     answer = describe_outcomes(task_type, file_ids, files, outcomes)
     logger.info(
         "get_task %s: %d file(s), %d ok, %d failed in %.2f s",
-        task_type.name, len(files), len(answer["results"]), len(answer["errors"]),
+        task_type.name,
+        len(files),
+        len(answer["results"]),
+        len(answer["errors"]),
         time.monotonic() - started,
     )
     return jsonify(answer)
@@ -115,8 +122,12 @@ def drop_incomplete(files, file_ids, declared_sizes):
             kept_files.append(file)
             kept_ids.append(file_id)
         else:
-            logger.warning("File %r arrived with %d bytes, not %s; leaving it out",
-                           file[0], len(file[1]), size)
+            logger.warning(
+                "File %r arrived with %d bytes, not %s; leaving it out",
+                file[0],
+                len(file[1]),
+                size,
+            )
     return kept_files, kept_ids
 
 

@@ -57,9 +57,11 @@ def run_job(job: Job, memory_limit_mb: int) -> list[Outcome]:
             ((filename, data),) = job.files
             values = [processor.process(data, filename, **job.options)]
         return [
-            Outcome(error=str(value))
-            if isinstance(value, ProcessingError)
-            else Outcome(data=encode_result(value))
+            (
+                Outcome(error=str(value))
+                if isinstance(value, ProcessingError)
+                else Outcome(data=encode_result(value))
+            )
             for value in values
         ]
     except ProcessingError as error:

@@ -35,8 +35,9 @@ def send_in_background(url: str, photos) -> dict:
 
     def send():
         files = [("images", (name, data)) for name, data in photos]
-        response = requests.post(f"{url}/assign_task", data={"task_type": "image"},
-                                 files=files, timeout=120)
+        response = requests.post(
+            f"{url}/assign_task", data={"task_type": "image"}, files=files, timeout=120
+        )
         outcome["status"] = response.status_code
         outcome["answer"] = response.json()
 
@@ -136,8 +137,11 @@ class FakeSlaveHandler(BaseHTTPRequestHandler):
 
 @pytest.mark.parametrize(
     "answer",
-    [(500, b'{"error": "boom"}'), (200, b"<html>not json</html>"),
-     (200, b'{"results": "nope"}')],
+    [
+        (500, b'{"error": "boom"}'),
+        (200, b"<html>not json</html>"),
+        (200, b'{"results": "nope"}'),
+    ],
     ids=["http-500", "not-json", "wrong-shape"],
 )
 def test_files_of_a_slave_answering_garbage_go_elsewhere(make_cluster, photos, answer):
@@ -150,10 +154,15 @@ def test_files_of_a_slave_answering_garbage_go_elsewhere(make_cluster, photos, a
     fake.answer, fake.calls = answer, 0
     threading.Thread(target=fake.serve_forever, daemon=True).start()
     try:
-        requests.post(f"{cluster.master_url}/register", json={
-            "slave_ip": "127.0.0.1", "slave_port": fake.server_port,
-            "task_types": ["image"], "workers": 4,
-        }).raise_for_status()
+        requests.post(
+            f"{cluster.master_url}/register",
+            json={
+                "slave_ip": "127.0.0.1",
+                "slave_port": fake.server_port,
+                "task_types": ["image"],
+                "workers": 4,
+            },
+        ).raise_for_status()
         outcome = send_in_background(cluster.master_url, photos)
         outcome["thread"].join(timeout=120)
     finally:
@@ -205,9 +214,11 @@ def test_silent_slave_is_marked_down_and_back_up_when_it_heartbeats(make_cluster
     try:
         wait_for_state(cluster, slave, "down")
         time.sleep(1.5)  # one sweep of the liveness monitor
-        response = requests.post(f"{cluster.master_url}/assign_task",
-                                 data={"task_type": "text"},
-                                 files=[("texts", ("a.txt", b"some words"))])
+        response = requests.post(
+            f"{cluster.master_url}/assign_task",
+            data={"task_type": "text"},
+            files=[("texts", ("a.txt", b"some words"))],
+        )
         assert response.status_code == 503
     finally:
         slave.signal(signal.SIGCONT)
@@ -248,8 +259,13 @@ def test_slave_timeout_bounds_a_whole_trickling_answer():
     started = time.monotonic()
     try:
         with pytest.raises(SlaveCallError, match="no complete answer within 2 s"):
-            send_chunk(slave, TASK_TYPES["text"], {},
-                       [("0", "a.txt", io.BytesIO(b"words"))], 2.0)
+            send_chunk(
+                slave,
+                TASK_TYPES["text"],
+                {},
+                [("0", "a.txt", io.BytesIO(b"words"))],
+                2.0,
+            )
     finally:
         server.shutdown()
     assert time.monotonic() - started < 4
@@ -276,10 +292,14 @@ def test_workers_and_tesseract_die_with_a_killed_slave(make_cluster, corpus):
     slave = cluster.start_slave(SLAVE_WORKERS=2, SLAVE_TASK_TYPES="ocr")
     cluster.wait_for_slaves(1)
     files = [("images", (f"page{n}.png", slow_ocr_page(corpus))) for n in range(2)]
-    sender = threading.Thread(target=lambda: requests.post(
-        f"{cluster.master_url}/assign_task", data={"task_type": "ocr"}, files=files,
-        timeout=60,
-    ))
+    sender = threading.Thread(
+        target=lambda: requests.post(
+            f"{cluster.master_url}/assign_task",
+            data={"task_type": "ocr"},
+            files=files,
+            timeout=60,
+        )
+    )
     sender.start()
 
     deadline = time.monotonic() + 20
@@ -338,8 +358,10 @@ class EndlessAnswerHandler(BaseHTTPRequestHandler):
 
 @pytest.mark.parametrize(
     "handler, message",
-    [(HeaderTricklingHandler, "no complete answer within 2 s"),
-     (EndlessAnswerHandler, "answered with more than 64 MB")],
+    [
+        (HeaderTricklingHandler, "no complete answer within 2 s"),
+        (EndlessAnswerHandler, "answered with more than 64 MB"),
+    ],
     ids=["trickled-headers", "endless-body"],
 )
 def test_a_slave_cannot_stall_or_flood_the_master(handler, message):
@@ -355,8 +377,13 @@ def test_a_slave_cannot_stall_or_flood_the_master(handler, message):
     started = time.monotonic()
     try:
         with pytest.raises(SlaveCallError, match=message):
-            send_chunk(slave, TASK_TYPES["text"], {},
-                       [("0", "a.txt", io.BytesIO(b"words"))], 2.0)
+            send_chunk(
+                slave,
+                TASK_TYPES["text"],
+                {},
+                [("0", "a.txt", io.BytesIO(b"words"))],
+                2.0,
+            )
     finally:
         server.shutdown()
     assert time.monotonic() - started < 10

@@ -600,9 +600,7 @@ def test_parse_answer_decodes_results_and_errors():
         "errors": [{"file_id": "1", "error": "the file is empty (0 bytes)"}],
     }
 
-    answer = parse_answer(
-        json.dumps(body).encode(), TASK_TYPES["text"]
-    )
+    answer = parse_answer(json.dumps(body).encode(), TASK_TYPES["text"])
 
     assert answer == ChunkAnswer({"0": b"{}"}, {"1": "the file is empty (0 bytes)"})
 
@@ -677,7 +675,10 @@ def test_send_chunk_posts_the_files_and_rejects_http_errors(registry, monkeypatc
     ((url, kwargs),) = posted
     assert url == "http://10.0.0.1:3000/get_task"
     assert kwargs["data"] == {
-        "task_type": "ocr", "lang": "deu", "file_id": ["4"], "file_size": ["5"],
+        "task_type": "ocr",
+        "lang": "deu",
+        "file_id": ["4"],
+        "file_size": ["5"],
         "time_limit_s": "5",
     }
     assert kwargs["files"] == [

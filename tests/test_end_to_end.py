@@ -27,7 +27,9 @@ EXPECTED_CORPUS_FAILURES = {
 def run_client(master_url: str, *args) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, str(REPO_DIR / "client.py"), master_url, *map(str, args)],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 
@@ -62,8 +64,14 @@ def test_services_answer_their_status_routes(shared_cluster):
         ({"slave_ip": "not an ip", "slave_port": 4000}, "slave_ip"),
         ({"slave_ip": "127.0.0.1"}, "slave_port"),
         ({"slave_ip": "127.0.0.1", "slave_port": 70000}, "slave_port"),
-        ({"slave_ip": "127.0.0.1", "slave_port": 4000, "task_types": "image"}, "task_types"),
-        ({"slave_ip": "127.0.0.1", "slave_port": 4000, "task_types": ["nope"]}, "task_types"),
+        (
+            {"slave_ip": "127.0.0.1", "slave_port": 4000, "task_types": "image"},
+            "task_types",
+        ),
+        (
+            {"slave_ip": "127.0.0.1", "slave_port": 4000, "task_types": ["nope"]},
+            "task_types",
+        ),
         ({"slave_ip": "127.0.0.1", "slave_port": 4000, "workers": 0}, "workers"),
     ],
 )
@@ -102,7 +110,9 @@ def test_assign_task_refuses_bad_requests(shared_cluster, tmp_path):
     assert no_files.status_code == 400
     assert no_files.json()["field"] == "audio_files"
 
-    bad_option = post_files(url, "texts", [text], task_type="embedding", max_features="x")
+    bad_option = post_files(
+        url, "texts", [text], task_type="embedding", max_features="x"
+    )
     assert bad_option.status_code == 400
     assert "max_features" in bad_option.json()["error"]
 
@@ -122,23 +132,38 @@ def test_missing_task_type_means_image_as_before(shared_cluster, tmp_path):
 def test_files_in_the_wrong_field_are_reported_not_dropped(shared_cluster, tmp_path):
     """A file sent in another type's field gets an error of its own."""
     samples = make_samples(tmp_path / "samples")
-    files = [("images", ("gradient.jpg", samples["image"][0].read_bytes())),
-             ("texts", ("notes.txt", b"some words"))]
-    response = requests.post(f"{shared_cluster.master_url}/assign_task",
-                             data={"task_type": "image"}, files=files)
+    files = [
+        ("images", ("gradient.jpg", samples["image"][0].read_bytes())),
+        ("texts", ("notes.txt", b"some words")),
+    ]
+    response = requests.post(
+        f"{shared_cluster.master_url}/assign_task",
+        data={"task_type": "image"},
+        files=files,
+    )
     answer = response.json()
     assert answer["total_files_processed"] == 1
     assert answer["failed"][0]["filename"] == "notes.txt"
     assert "'texts'" in answer["failed"][0]["error"]
 
 
-def test_results_never_overwrite_and_stay_in_the_results_folder(shared_cluster, tmp_path):
+def test_results_never_overwrite_and_stay_in_the_results_folder(
+    shared_cluster, tmp_path
+):
     """Same names get numbered suffixes; folder parts of an upload name are dropped."""
     text = b"Plain words for analysis."
-    names = ["report.txt", "report.txt", "../../escape/report.txt", "..\\..\\report.txt"]
+    names = [
+        "report.txt",
+        "report.txt",
+        "../../escape/report.txt",
+        "..\\..\\report.txt",
+    ]
     files = [("texts", (name, text)) for name in names]
-    answer = requests.post(f"{shared_cluster.master_url}/assign_task",
-                           data={"task_type": "text"}, files=files).json()
+    answer = requests.post(
+        f"{shared_cluster.master_url}/assign_task",
+        data={"task_type": "text"},
+        files=files,
+    ).json()
     folder = shared_cluster.results_dir / "text"
     saved = sorted(Path(p).name for p in answer["saved_files"])
     assert len(saved) == 4 and len(set(saved)) == 4
@@ -149,15 +174,23 @@ def test_results_never_overwrite_and_stay_in_the_results_folder(shared_cluster, 
 
 @pytest.mark.parametrize(
     "task_type, folder",
-    [("image", "images"), ("ocr", "ocr"), ("text", "text"), ("embedding", "text"),
-     ("audio", "audio"), ("document", "documents")],
+    [
+        ("image", "images"),
+        ("ocr", "ocr"),
+        ("text", "text"),
+        ("embedding", "text"),
+        ("audio", "audio"),
+        ("document", "documents"),
+    ],
 )
 def test_client_processes_every_corpus_file(shared_cluster, corpus, task_type, folder):
     """Every corpus file gets a stored result or the error it deserves."""
     from task_types import TASK_TYPES
 
     suffixes = TASK_TYPES[task_type].suffixes
-    files = sorted(p for p in (corpus / folder).iterdir() if p.suffix.lower() in suffixes)
+    files = sorted(
+        p for p in (corpus / folder).iterdir() if p.suffix.lower() in suffixes
+    )
     result = run_client(shared_cluster.master_url, task_type, *files)
 
     expected_failures = {f.name for f in files} & set(EXPECTED_CORPUS_FAILURES)
@@ -177,14 +210,21 @@ def test_client_processes_every_corpus_file(shared_cluster, corpus, task_type, f
             assert data.startswith(PNG_MAGIC)
         else:
             assert json.loads(data)
-    assert lines[-1].startswith(f"{len(files) - len(expected_failures)} of {len(files)}")
+    assert lines[-1].startswith(
+        f"{len(files) - len(expected_failures)} of {len(files)}"
+    )
 
 
 def test_password_field_opens_an_encrypted_pdf(shared_cluster, corpus):
     """The password form field reaches the document processor."""
     pdf = corpus / "documents" / "libreoffice-writer-password.pdf"
-    answer = post_files(shared_cluster.master_url, "documents", [pdf],
-                        task_type="document", password="openpassword").json()
+    answer = post_files(
+        shared_cluster.master_url,
+        "documents",
+        [pdf],
+        task_type="document",
+        password="openpassword",
+    ).json()
     assert answer["failed"] == []
     result = json.loads(Path(answer["saved_files"][0]).read_text())
     assert result["format"] == "pdf"
@@ -198,7 +238,9 @@ def test_client_exit_codes(shared_cluster, tmp_path):
     assert ok.returncode == 0
     missing = run_client(shared_cluster.master_url, "audio", tmp_path / "nope.wav")
     assert missing.returncode == 2
-    unreachable = run_client(f"http://127.0.0.1:{free_port()}", "audio", *samples["audio"])
+    unreachable = run_client(
+        f"http://127.0.0.1:{free_port()}", "audio", *samples["audio"]
+    )
     assert unreachable.returncode == 2
     assert "cannot reach the master" in unreachable.stderr
 
@@ -223,11 +265,13 @@ def test_embeddings_share_one_vector_space_whatever_the_slave_count(
     cluster.wait_for_slaves(slave_count)
 
     paths = sorted((corpus / "text").glob("*.txt"))
-    answer = post_files(cluster.master_url, "texts", paths, task_type="embedding").json()
+    answer = post_files(
+        cluster.master_url, "texts", paths, task_type="embedding"
+    ).json()
     assert answer["total_files_processed"] == len(paths)
-    vectors = np.array([
-        json.loads(Path(p).read_text())["vector"] for p in answer["saved_files"]
-    ])
+    vectors = np.array(
+        [json.loads(Path(p).read_text())["vector"] for p in answer["saved_files"]]
+    )
     expected = reference_vectors([p.read_bytes() for p in paths])
     assert vectors.shape == expected.shape
     np.testing.assert_allclose(vectors, expected, rtol=0, atol=1e-9)
@@ -280,14 +324,20 @@ def test_files_of_a_dead_slave_go_to_a_live_one(make_cluster, tmp_path):
     cluster.start_master()
     cluster.start_slave(SLAVE_TASK_TYPES="text", SLAVE_WORKERS=1)
     cluster.wait_for_slaves(1)
-    requests.post(f"{cluster.master_url}/register", json={
-        "slave_ip": "127.0.0.1", "slave_port": free_port(), "workers": 8,
-        "task_types": ["text"],
-    })
+    requests.post(
+        f"{cluster.master_url}/register",
+        json={
+            "slave_ip": "127.0.0.1",
+            "slave_port": free_port(),
+            "workers": 8,
+            "task_types": ["text"],
+        },
+    )
 
     files = [("texts", (f"t{n}.txt", f"text number {n}".encode())) for n in range(12)]
-    answer = requests.post(f"{cluster.master_url}/assign_task",
-                           data={"task_type": "text"}, files=files).json()
+    answer = requests.post(
+        f"{cluster.master_url}/assign_task", data={"task_type": "text"}, files=files
+    ).json()
     assert answer["failed"] == []
     assert answer["total_files_processed"] == 12
     status = requests.get(f"{cluster.master_url}/check_status").json()
@@ -305,27 +355,33 @@ def test_upload_limits_answer_json_naming_the_limit(make_cluster):
     cluster.wait_for_slaves(1)
 
     many = [("texts", (f"t{n}.txt", b"words")) for n in range(6)]
-    response = requests.post(f"{cluster.master_url}/assign_task",
-                             data={"task_type": "text"}, files=many)
+    response = requests.post(
+        f"{cluster.master_url}/assign_task", data={"task_type": "text"}, files=many
+    )
     assert response.status_code == 400
     assert response.json()["limit"] == "MAX_FILES"
 
     parts = [("texts", (f"t{n}.txt", b"words")) for n in range(200)]
-    response = requests.post(f"{cluster.master_url}/assign_task",
-                             data={"task_type": "text"}, files=parts)
+    response = requests.post(
+        f"{cluster.master_url}/assign_task", data={"task_type": "text"}, files=parts
+    )
     assert response.status_code == 400
     assert response.json()["limit"] == "MAX_FILES"
 
     big = [("texts", ("big.txt", b"x" * (2 * 1024 * 1024)))]
-    response = requests.post(f"{cluster.master_url}/assign_task",
-                             data={"task_type": "text"}, files=big)
+    response = requests.post(
+        f"{cluster.master_url}/assign_task", data={"task_type": "text"}, files=big
+    )
     assert response.status_code == 413
     assert response.json()["limit"] == "MAX_UPLOAD_MB"
 
     # Without a Content-Length the body is cut off where it passes the limit.
     chunks = (b"x" * 1024 * 1024 for _ in range(20))
-    response = requests.post(f"{cluster.master_url}/assign_task", data=chunks,
-                             headers={"Content-Type": "multipart/form-data; boundary=b"})
+    response = requests.post(
+        f"{cluster.master_url}/assign_task",
+        data=chunks,
+        headers={"Content-Type": "multipart/form-data; boundary=b"},
+    )
     assert response.status_code == 413
     assert response.json()["limit"] == "MAX_UPLOAD_MB"
 
@@ -340,11 +396,15 @@ def test_master_leaves_no_temporary_files(make_cluster, tmp_path):
     cluster.wait_for_slaves(1)
 
     big_texts = [("texts", (f"t{n}.txt", b"word " * 200_000)) for n in range(3)]
-    ok = requests.post(f"{cluster.master_url}/assign_task",
-                       data={"task_type": "text"}, files=big_texts[:1])
+    ok = requests.post(
+        f"{cluster.master_url}/assign_task",
+        data={"task_type": "text"},
+        files=big_texts[:1],
+    )
     assert ok.status_code == 200 and ok.json()["failed"] == []
-    too_big = requests.post(f"{cluster.master_url}/assign_task",
-                            data={"task_type": "text"}, files=big_texts)
+    too_big = requests.post(
+        f"{cluster.master_url}/assign_task", data={"task_type": "text"}, files=big_texts
+    )
     assert too_big.status_code == 413
     assert list(temporary.iterdir()) == []
 
@@ -362,15 +422,18 @@ def test_slave_leaves_out_a_file_that_arrived_incomplete(shared_cluster):
 def test_a_file_part_without_a_name_is_processed_not_dropped(shared_cluster):
     """Bytes sent without a file name still get an outcome; an empty slot is ignored."""
     body = (
-        b"--b\r\nContent-Disposition: form-data; name=\"task_type\"\r\n\r\ntext\r\n"
-        b"--b\r\nContent-Disposition: form-data; name=\"texts\"; filename=\"\"\r\n\r\n"
+        b'--b\r\nContent-Disposition: form-data; name="task_type"\r\n\r\ntext\r\n'
+        b'--b\r\nContent-Disposition: form-data; name="texts"; filename=""\r\n\r\n'
         b"words without a name\r\n"
-        b"--b\r\nContent-Disposition: form-data; name=\"texts\"; filename=\"\"\r\n\r\n\r\n"
-        b"--b\r\nContent-Disposition: form-data; name=\"texts\"; filename=\"a.txt\"\r\n"
+        b'--b\r\nContent-Disposition: form-data; name="texts"; filename=""\r\n\r\n\r\n'
+        b'--b\r\nContent-Disposition: form-data; name="texts"; filename="a.txt"\r\n'
         b"\r\nnamed words\r\n--b--\r\n"
     )
-    response = requests.post(f"{shared_cluster.master_url}/assign_task", data=body,
-                             headers={"Content-Type": "multipart/form-data; boundary=b"})
+    response = requests.post(
+        f"{shared_cluster.master_url}/assign_task",
+        data=body,
+        headers={"Content-Type": "multipart/form-data; boundary=b"},
+    )
     answer = response.json()
     assert [f["filename"] for f in answer["files"]] == ["unnamed_upload_0", "a.txt"]
     assert answer["total_files_processed"] == 2
@@ -379,8 +442,12 @@ def test_a_file_part_without_a_name_is_processed_not_dropped(shared_cluster):
 def test_more_files_than_werkzeugs_default_part_limit(shared_cluster):
     """1200 files in one request (Werkzeug allows 1000 form parts by default)."""
     files = [("texts", (f"n{n:04d}.txt", f"note {n}".encode())) for n in range(1200)]
-    response = requests.post(f"{shared_cluster.master_url}/assign_task",
-                             data={"task_type": "text"}, files=files, timeout=300)
+    response = requests.post(
+        f"{shared_cluster.master_url}/assign_task",
+        data={"task_type": "text"},
+        files=files,
+        timeout=300,
+    )
     answer = response.json()
     assert response.status_code == 200
     assert answer["total_files_processed"] == 1200

@@ -23,26 +23,41 @@ MASTER_RSS_LIMIT_MB = 150
 def png(seed: int) -> bytes:
     buffer = io.BytesIO()
     rng = np.random.default_rng(seed)
-    Image.fromarray(rng.integers(0, 256, (64, 96, 3), dtype=np.uint8)).save(buffer, "PNG")
+    Image.fromarray(rng.integers(0, 256, (64, 96, 3), dtype=np.uint8)).save(
+        buffer, "PNG"
+    )
     return buffer.getvalue()
 
 
 def wav(seed: int) -> bytes:
     buffer = io.BytesIO()
     t = np.arange(8000) / 8000
-    soundfile.write(buffer, 0.3 * np.sin(2 * math.pi * (200 + seed) * t), 8000,
-                    format="WAV", subtype="PCM_16")
+    soundfile.write(
+        buffer,
+        0.3 * np.sin(2 * math.pi * (200 + seed) * t),
+        8000,
+        format="WAV",
+        subtype="PCM_16",
+    )
     return buffer.getvalue()
 
 
 # Every fourth file of a client is broken, so errors are part of the load.
 MAKERS = {
     "image": ("images", "png", png, b"not an image"),
-    "text": ("texts", "txt", lambda n: f"Load test text number {n}. Good.".encode(),
-             b""),
+    "text": (
+        "texts",
+        "txt",
+        lambda n: f"Load test text number {n}. Good.".encode(),
+        b"",
+    ),
     "audio": ("audio_files", "wav", wav, b"RIFF....garbage"),
-    "document": ("documents", "pdf", lambda n: pdf_with_text([f"page {n}"]),
-                 b"%PDF-1.4 broken"),
+    "document": (
+        "documents",
+        "pdf",
+        lambda n: pdf_with_text([f"page {n}"]),
+        b"%PDF-1.4 broken",
+    ),
 }
 
 
@@ -54,8 +69,9 @@ def client_request(url: str, client: int) -> tuple[int, dict, str, list[str]]:
         (field, (name, broken if n % 4 == 3 else make(client * 100 + n)))
         for n, name in enumerate(names)
     ]
-    response = requests.post(f"{url}/assign_task", data={"task_type": task_type},
-                             files=files, timeout=300)
+    response = requests.post(
+        f"{url}/assign_task", data={"task_type": task_type}, files=files, timeout=300
+    )
     return response.status_code, response.json(), task_type, names
 
 
@@ -64,8 +80,11 @@ def test_many_concurrent_clients_get_every_outcome(make_cluster):
     cluster = make_cluster()
     cluster.start_master(LOG_LEVEL="WARNING")
     for _ in range(2):
-        cluster.start_slave(SLAVE_WORKERS=2, LOG_LEVEL="WARNING",
-                            SLAVE_TASK_TYPES="image,text,audio,document")
+        cluster.start_slave(
+            SLAVE_WORKERS=2,
+            LOG_LEVEL="WARNING",
+            SLAVE_TASK_TYPES="image,text,audio,document",
+        )
     cluster.wait_for_slaves(2)
 
     master = psutil.Process(cluster.master.process.pid)
@@ -80,8 +99,11 @@ def test_many_concurrent_clients_get_every_outcome(make_cluster):
     sampler.start()
     try:
         with ThreadPoolExecutor(CLIENTS) as pool:
-            answers = list(pool.map(lambda c: client_request(cluster.master_url, c),
-                                    range(CLIENTS)))
+            answers = list(
+                pool.map(
+                    lambda c: client_request(cluster.master_url, c), range(CLIENTS)
+                )
+            )
     finally:
         done.set()
         sampler.join()
@@ -97,8 +119,6 @@ def test_many_concurrent_clients_get_every_outcome(make_cluster):
     assert outcomes == CLIENTS * FILES_PER_CLIENT
     assert len(set(saved_paths)) == len(saved_paths)
 
-    on_disk = sorted(
-        str(p) for p in cluster.results_dir.rglob("*") if p.is_file()
-    )
+    on_disk = sorted(str(p) for p in cluster.results_dir.rglob("*") if p.is_file())
     assert on_disk == sorted(saved_paths)
     assert peak_rss[0] < MASTER_RSS_LIMIT_MB * 2**20

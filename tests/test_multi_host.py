@@ -71,8 +71,16 @@ def namespaces_unavailable_reason() -> str | None:
     try:
         ip_command("-n", probe, "link", "add", "probe-br", "type", "bridge")
         ip_command(
-            "-n", probe, "link", "add", "probe-a", "type", "veth",
-            "peer", "name", "probe-b",
+            "-n",
+            probe,
+            "link",
+            "add",
+            "probe-a",
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "probe-b",
         )
     except (RuntimeError, subprocess.TimeoutExpired) as error:
         return f"bridges or veth pairs cannot be made in a namespace: {error}"
@@ -99,8 +107,13 @@ class IsolatedNetwork:
         master_link = ("-n", self.master_namespace, "link")
         ip_command(*master_link, "add", "fpt-br", "type", "bridge")
         ip_command(
-            "-n", self.master_namespace, "addr", "add",
-            f"{MASTER_IP}/{PREFIX_LENGTH}", "dev", "fpt-br",
+            "-n",
+            self.master_namespace,
+            "addr",
+            "add",
+            f"{MASTER_IP}/{PREFIX_LENGTH}",
+            "dev",
+            "fpt-br",
         )
         ip_command(*master_link, "set", "fpt-br", "up")
 
@@ -110,13 +123,26 @@ class IsolatedNetwork:
             port_name = f"to-slave{number}"
             # Both ends are born inside namespaces, so the host never sees them.
             ip_command(
-                *master_link, "add", port_name, "type", "veth",
-                "peer", "name", "eth0", "netns", namespace,
+                *master_link,
+                "add",
+                port_name,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                "eth0",
+                "netns",
+                namespace,
             )
             ip_command(*master_link, "set", port_name, "master", "fpt-br", "up")
             ip_command(
-                "-n", namespace, "addr", "add",
-                f"{address}/{PREFIX_LENGTH}", "dev", "eth0",
+                "-n",
+                namespace,
+                "addr",
+                "add",
+                f"{address}/{PREFIX_LENGTH}",
+                "dev",
+                "eth0",
             )
             ip_command("-n", namespace, "link", "set", "eth0", "up")
 
@@ -125,7 +151,8 @@ class IsolatedNetwork:
         for namespace in reversed(self.created):
             subprocess.run(
                 ["ip", "netns", "del", namespace],
-                capture_output=True, timeout=COMMAND_TIMEOUT_S,
+                capture_output=True,
+                timeout=COMMAND_TIMEOUT_S,
             )
         self.created.clear()
 
@@ -135,7 +162,11 @@ def start_in_namespace(
 ) -> Service:
     """A master.py or slave.py process inside a namespace, in a session of its own."""
     return Service(
-        name, script, settings, workdir, port,
+        name,
+        script,
+        settings,
+        workdir,
+        port,
         command_prefix=("ip", "netns", "exec", namespace),
         base_environment=service_environment({}),
     )
@@ -153,7 +184,10 @@ def run_in_namespace(
     """Run a command inside a namespace, from the repository folder."""
     return subprocess.run(
         ["ip", "netns", "exec", namespace, *command],
-        capture_output=True, text=True, timeout=timeout_s, cwd=REPO_DIR,
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        cwd=REPO_DIR,
     )
 
 
@@ -204,10 +238,16 @@ def namespaced_cluster(tmp_path_factory):
             "RESULTS_DIR": workdir / "results",
             "SLAVE_TIMEOUT": SLAVE_TIMEOUT_S,
         }
-        services.append(start_in_namespace(
-            "master", network.master_namespace, "master.py", master_settings,
-            MASTER_PORT, workdir,
-        ))
+        services.append(
+            start_in_namespace(
+                "master",
+                network.master_namespace,
+                "master.py",
+                master_settings,
+                MASTER_PORT,
+                workdir,
+            )
+        )
         for number, namespace in enumerate(network.slave_namespaces, start=1):
             slave_settings = {
                 "MASTER_URL": MASTER_URL,
@@ -217,10 +257,16 @@ def namespaced_cluster(tmp_path_factory):
                 "SLAVE_TASK_TYPES": "text",
                 "HEARTBEAT_INTERVAL": 1,
             }
-            services.append(start_in_namespace(
-                f"slave{number}", namespace, "slave.py", slave_settings, SLAVE_PORT,
-                workdir,
-            ))
+            services.append(
+                start_in_namespace(
+                    f"slave{number}",
+                    namespace,
+                    "slave.py",
+                    slave_settings,
+                    SLAVE_PORT,
+                    workdir,
+                )
+            )
         wait_for_up_slaves(network.master_namespace, 2, services)
         yield network, workdir
     finally:
@@ -258,7 +304,10 @@ def test_client_request_is_shared_between_both_hosts(namespaced_cluster, tmp_pat
 
     result = run_in_namespace(
         network.master_namespace,
-        sys.executable, str(REPO_DIR / "client.py"), MASTER_URL, "text",
+        sys.executable,
+        str(REPO_DIR / "client.py"),
+        MASTER_URL,
+        "text",
         *map(str, paths),
         timeout_s=CLIENT_TIMEOUT_S,
     )

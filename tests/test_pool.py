@@ -203,7 +203,9 @@ def test_slow_file_times_out_and_next_job_succeeds(make_pool, eurotext):
 
 
 @needs_tesseract
-@pytest.mark.parametrize("crash", [signal.SIGKILL, signal.SIGSEGV], ids=["kill", "segv"])
+@pytest.mark.parametrize(
+    "crash", [signal.SIGKILL, signal.SIGSEGV], ids=["kill", "segv"]
+)
 def test_killed_worker_fails_only_its_file(make_pool, eurotext, crash):
     """A worker killed or crashed mid-file fails that file only; its tesseract dies too."""
     pool = make_pool(size=2)

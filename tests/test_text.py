@@ -114,7 +114,7 @@ def test_text_without_words_is_neutral():
 
 
 def test_unique_words_ignore_case():
-    """"Apple", "APPLE" and "apple" are one unique word and one keyword."""
+    """ "Apple", "APPLE" and "apple" are one unique word and one keyword."""
     result = analyse("Apple APPLE apple pear")
 
     assert result["unique_words"] == 2

@@ -44,8 +44,8 @@ MAX_TEXT_BYTES = int(read_positive_number("MAX_TEXT_MB", 50, float) * BYTES_PER_
 Applies to the text and embedding processors and to plain-text documents.
 """
 
-MAX_ZIP_UNCOMPRESSED_BYTES = (
-    int(read_positive_number("MAX_ZIP_UNCOMPRESSED_MB", 512, float) * BYTES_PER_MB)
+MAX_ZIP_UNCOMPRESSED_BYTES = int(
+    read_positive_number("MAX_ZIP_UNCOMPRESSED_MB", 512, float) * BYTES_PER_MB
 )
 """Largest total size the parts of a DOCX may unpack to, in bytes (env in MB).
 
