@@ -4,17 +4,21 @@ its worker gets an error of its own, and the worker is replaced."""
 from __future__ import annotations
 
 import logging
+import math
 import multiprocessing
 import os
 import queue
 import shutil
 import signal
 import tempfile
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 from slave_service.worker import MEMORY_LIMIT_EXIT_CODE, Job, Outcome, serve_jobs
 
 logger = logging.getLogger(__name__)
+now = time.monotonic
+IDLE_WAIT_CAP_S = 24 * 3600.0
 
 # Parallelism comes from the processes; threads inside each would only compete.
 SINGLE_THREAD_ENVIRONMENT = {
@@ -29,6 +33,7 @@ WORKER_PRELOAD = ["slave_service.worker", "numpy", "PIL.Image"]
 class WorkerProcess:
     def __init__(self, context, memory_limit_mb: int):
         self.memory_limit_mb = memory_limit_mb
+        self.timed_out = False
         self.temporary_dir = tempfile.mkdtemp(prefix="slave-worker-")
         self.connection, child_end = context.Pipe()
         self.process = context.Process(
@@ -44,10 +49,12 @@ class WorkerProcess:
         return self.process.is_alive()
 
     def run(self, job: Job, timeout_s: float) -> list[Outcome]:
+        self.timed_out = False
         try:
             self.connection.send(job)
             if not self.connection.poll(timeout_s):
                 self.kill()
+                self.timed_out = True
                 return self._fail(job, f"timed out after {timeout_s:g} s")
             return self.connection.recv()
         except (EOFError, OSError):
@@ -104,21 +111,38 @@ class WorkerPool:
         return worker
 
     def run(
-        self, jobs: list[Job], timeout_s: float | None = None
+        self, jobs: list[Job], time_limit_s: float | None = None
     ) -> list[list[Outcome]]:
-        """Outcomes of each job, in order; blocks while all workers are busy."""
-        timeout_s = timeout_s or self.file_timeout_s
+        """Outcomes of each job, in order; blocks while all workers are busy.
+
+        With a time limit (the master's, counted from now), a job that cannot start, or
+        that runs out of time only because it waited for a worker, comes back
+        `unfinished` instead of with an error.
+        """
+        limit_s = min(self.file_timeout_s, time_limit_s or self.file_timeout_s)
+        deadline = time.monotonic() + (time_limit_s or math.inf)
         with ThreadPoolExecutor(max_workers=min(len(jobs), self.size)) as threads:
             return list(
-                threads.map(lambda job: self._run_on_idle_worker(job, timeout_s), jobs)
+                threads.map(
+                    lambda job: self._run_on_idle_worker(job, limit_s, deadline), jobs
+                )
             )
 
-    def _run_on_idle_worker(self, job: Job, timeout_s: float) -> list[Outcome]:
-        worker = self._idle.get()
+    def _run_on_idle_worker(
+        self, job: Job, limit_s: float, deadline: float
+    ) -> list[Outcome]:
+        try:
+            worker = self._idle.get(timeout=min(IDLE_WAIT_CAP_S, deadline - now()))
+        except (queue.Empty, ValueError):
+            return [Outcome(unfinished=True) for _ in job.files]
         try:
             if not worker.alive:
                 worker = self._replace(worker)
-            return worker.run(job, timeout_s)
+            available_s = min(limit_s, deadline - now())
+            outcomes = worker.run(job, available_s)
+            if worker.timed_out and available_s < limit_s:
+                return [Outcome(unfinished=True) for _ in job.files]
+            return outcomes
         finally:
             if not worker.alive:
                 worker = self._replace(worker)

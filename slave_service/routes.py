@@ -101,7 +101,12 @@ def describe_outcomes(task_type: TaskType, file_ids, files, outcomes) -> dict:
     results, errors = [], []
     for file_id, (filename, _), outcome in zip(file_ids, files, outcomes):
         entry = {"filename": filename, "file_id": file_id}
-        if outcome.error is None:
+        if outcome.unfinished:
+            logger.warning(
+                "%r waited too long for a worker; leaving it for the master to resend",
+                filename,
+            )
+        elif outcome.error is None:
             encoded = base64.b64encode(outcome.data).decode("ascii")
             results.append({**entry, task_type.data_key: encoded})
         else:
@@ -131,13 +136,18 @@ def drop_incomplete(files, file_ids, declared_sizes):
     return kept_files, kept_ids
 
 
-def read_time_limit() -> float:
-    """FILE_TIMEOUT, or less when the master will stop waiting sooner."""
-    limit_s = current_app.config["SLAVE"]["FILE_TIMEOUT"]
+def read_time_limit() -> float | None:
+    """How long the master waits for this answer, when it says so."""
+    raw = request.form.get("time_limit_s")
+    if raw is None:
+        return None
     try:
-        return min(limit_s, float(request.form.get("time_limit_s", limit_s)))
+        limit_s = float(raw)
     except ValueError:
         raise BadTaskError("form field 'time_limit_s' must be a number") from None
+    if not limit_s > 0:
+        raise BadTaskError("form field 'time_limit_s' must be more than 0")
+    return limit_s
 
 
 def read_offered_task_type() -> TaskType:

@@ -38,6 +38,8 @@ class Outcome:
 
     data: bytes | None = None
     error: str | None = None
+    unfinished: bool = False
+    """Not processed in the time the master waits: to be sent again, not an error."""
 
 
 def encode_result(value) -> bytes:

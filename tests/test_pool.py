@@ -299,3 +299,17 @@ def test_close_stops_every_worker(make_pool):
     assert [worker.alive for worker in workers] == [False, False, False]
     assert [psutil.pid_exists(pid) for pid in pids] == [False, False, False]
     assert pool._all == set()
+
+
+@needs_tesseract
+def test_time_lost_waiting_for_a_worker_leaves_the_file_unfinished(make_pool, eurotext):
+    """With the master's limit, a file that waited too long is left for a resend."""
+    pool = make_pool(size=1, file_timeout_s=0.5)
+    ocr = Job("ocr", [("eurotext.tif", eurotext)])
+
+    first, second = pool.run([ocr, ocr], time_limit_s=0.6)
+
+    assert first[0].error == "timed out after 0.5 s"
+    assert first[0].unfinished is False
+    assert second[0].unfinished is True
+    assert second[0].error is None
