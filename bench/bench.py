@@ -22,7 +22,7 @@ import numpy as np
 from PIL import Image
 
 from bench import big_request, slow_slave
-from bench.measure import PeakMemory
+from bench.measure import PeakMemory, start_image_slaves
 from scripts.local_cluster import REPO_DIR, LocalCluster
 from slave_service.processors import image
 
@@ -70,13 +70,7 @@ def in_process_rate(paths: list[Path], out_dir: Path) -> float:
 def distributed_rate(paths: list[Path], workdir: Path, slave_workers: int):
     with LocalCluster(workdir) as cluster:
         cluster.start_master(LOG_LEVEL="WARNING")
-        for _ in range(2):
-            cluster.start_slave(
-                SLAVE_WORKERS=slave_workers,
-                SLAVE_TASK_TYPES="image",
-                LOG_LEVEL="WARNING",
-            )
-        cluster.wait_for_slaves(2)
+        start_image_slaves(cluster, 2, slave_workers)
         memory = PeakMemory(cluster.master.process.pid)
         memory.start()
         started = time.perf_counter()

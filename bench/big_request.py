@@ -21,7 +21,13 @@ import numpy as np
 import psutil
 from PIL import Image
 
-from bench.measure import PeakMemory, PeakOpenFiles, open_files_under, post_files
+from bench.measure import (
+    PeakMemory,
+    PeakOpenFiles,
+    open_files_under,
+    post_files,
+    start_image_slaves,
+)
 from scripts.local_cluster import LocalCluster
 
 BMP_WIDTH = 1024
@@ -110,13 +116,7 @@ def run_request(
         master = cluster.start_master(
             LOG_LEVEL="INFO", TMPDIR=master_tmp, MAX_UPLOAD_MB=upload_limit_mb
         )
-        for _ in range(2):
-            cluster.start_slave(
-                SLAVE_WORKERS=slave_workers,
-                SLAVE_TASK_TYPES="image",
-                LOG_LEVEL="WARNING",
-            )
-        cluster.wait_for_slaves(2)
+        start_image_slaves(cluster, 2, slave_workers)
         pid = master.process.pid
         idle_rss_bytes = psutil.Process(pid).memory_info().rss
         memory, temp_files = PeakMemory(pid), PeakOpenFiles(pid, master_tmp)

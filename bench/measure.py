@@ -125,3 +125,12 @@ class PeakOpenFiles(threading.Thread):
     def stop(self) -> None:
         self._stopping.set()
         self.join()
+
+
+def start_image_slaves(cluster, count: int, slave_workers: int) -> None:
+    """Start `count` image-only slaves on the cluster and wait until they are up."""
+    for _ in range(count):
+        cluster.start_slave(
+            SLAVE_WORKERS=slave_workers, SLAVE_TASK_TYPES="image", LOG_LEVEL="WARNING"
+        )
+    cluster.wait_for_slaves(count)

@@ -5,7 +5,6 @@ import os
 from settings import (
     Setting,
     http_url,
-    load_settings,
     port_number,
     positive_float,
     positive_int,
@@ -50,7 +49,3 @@ SLAVE_SETTINGS = (
     Setting("SLAVE_THREADS", positive_int, 16, "requests served at once"),
     Setting("LOG_LEVEL", str.upper, "INFO", "logging level"),
 )
-
-
-def load_slave_config(overrides=None) -> dict:
-    return load_settings(SLAVE_SETTINGS, overrides)
