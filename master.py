@@ -8,7 +8,9 @@ import waitress.utilities
 
 from master_service.app import BYTES_PER_MB, create_app
 from master_service.config import MASTER_SETTINGS
+from http_errors import error_body
 from master_service.liveness import LivenessMonitor
+from security import SET_A_TOKEN, is_loopback
 from settings import load_settings_or_exit
 
 logger = logging.getLogger("master")
@@ -20,12 +22,12 @@ def refuse_large_bodies_in_json(max_upload_mb: int) -> None:
     Waitress has no hook for this answer, so its error class is given a new method.
     """
     body = json.dumps(
-        {
-            "status": "error",
-            "error": f"the upload is larger than MAX_UPLOAD_MB={max_upload_mb} MB; "
+        error_body(
+            f"the upload is larger than MAX_UPLOAD_MB={max_upload_mb} MB; "
             "send fewer or smaller files per request",
-            "limit": "MAX_UPLOAD_MB",
-        }
+            413,
+            limit="MAX_UPLOAD_MB",
+        )
     ).encode()
 
     def to_response(error, ident=None):
@@ -33,6 +35,22 @@ def refuse_large_bodies_in_json(max_upload_mb: int) -> None:
         return f"{error.code} {error.reason}", headers, body
 
     waitress.utilities.RequestEntityTooLarge.to_response = to_response
+
+
+def log_access_rules(config: dict) -> None:
+    if config["CLUSTER_TOKEN"] is None:
+        logger.warning(
+            "No CLUSTER_TOKEN: only slaves on this machine can register. For slaves on "
+            "other machines, %s",
+            SET_A_TOKEN,
+        )
+    if config["API_TOKEN"] is None and not is_loopback(config["MASTER_HOST"]):
+        logger.warning(
+            "No API_TOKEN: anyone who can reach %s:%s can upload files. Set API_TOKEN "
+            "to require `Authorization: Bearer <token>`",
+            config["MASTER_HOST"],
+            config["MASTER_PORT"],
+        )
 
 
 def main() -> None:
@@ -54,6 +72,7 @@ def main() -> None:
         config["MASTER_PORT"],
         config["RESULTS_DIR"],
     )
+    log_access_rules(config)
     refuse_large_bodies_in_json(config["MAX_UPLOAD_MB"])
     LivenessMonitor(app.extensions["slave_registry"]).start()
     waitress.serve(

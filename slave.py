@@ -14,6 +14,7 @@ from settings import load_settings_or_exit
 from slave_service.config import SLAVE_SETTINGS
 from slave_service.pool import WORKER_PRELOAD, WorkerPool
 from slave_service.registration import MasterLink, offered_task_types
+from security import SET_A_TOKEN
 from task_types import TASK_TYPES
 
 logger = logging.getLogger("slave")
@@ -80,6 +81,12 @@ def main() -> None:
         config["SLAVE_WORKERS"],
         ", ".join(task_types),
     )
+    if config["CLUSTER_TOKEN"] is None:
+        logger.warning(
+            "No CLUSTER_TOKEN: only a master on this machine can send tasks. For a "
+            "master on another machine, %s",
+            SET_A_TOKEN,
+        )
     # Register only once the port is open, so the master's first chunk finds it.
     link.start()
     try:

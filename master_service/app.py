@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from flask import Flask, jsonify, request
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.exceptions import RequestEntityTooLarge
 
+from http_errors import error_response, install_error_handlers
 from master_service.config import load_master_config
 from master_service.errors import ApiError, TooManyFilesError
 from master_service.registry import SlaveRegistry
@@ -23,10 +24,11 @@ def create_app(config: dict | None = None) -> Flask:
     app.config["MAX_FORM_PARTS"] = settings["MAX_FILES"] + FORM_PARTS_BEYOND_FILES
     app.extensions["slave_registry"] = SlaveRegistry(settings["HEARTBEAT_TIMEOUT"])
     app.register_blueprint(bp)
+    install_error_handlers(app)
 
     @app.errorhandler(ApiError)
     def answer_api_error(error: ApiError):
-        return jsonify(error.to_json()), error.status
+        return jsonify(error.to_json()), error.status, error.headers
 
     @app.errorhandler(RequestEntityTooLarge)
     def answer_too_large(error):
@@ -38,10 +40,6 @@ def create_app(config: dict | None = None) -> Flask:
             f"the upload is larger than MAX_UPLOAD_MB={settings['MAX_UPLOAD_MB']} MB; "
             "send fewer or smaller files per request"
         )
-        return jsonify(status="error", error=message, limit="MAX_UPLOAD_MB"), 413
-
-    @app.errorhandler(HTTPException)
-    def answer_http_error(error: HTTPException):
-        return jsonify(status="error", error=error.description), error.code
+        return error_response(message, 413, limit="MAX_UPLOAD_MB")
 
     return app

@@ -1,5 +1,6 @@
 """The master's settings, each with its unit and default."""
 
+from security import token_setting
 from settings import Setting, load_settings, port_number, positive_float, positive_int
 
 MASTER_SETTINGS = (
@@ -17,6 +18,19 @@ MASTER_SETTINGS = (
     Setting("MAX_UPLOAD_MB", positive_int, 1024, "largest upload, in megabytes"),
     Setting("MAX_FILES", positive_int, 5000, "most files in one request"),
     Setting("MASTER_THREADS", positive_int, 32, "requests served at once"),
+    Setting(
+        "CLUSTER_TOKEN",
+        token_setting,
+        None,
+        "secret shared with every slave; unset: only slaves on this machine can join",
+    ),
+    Setting(
+        "API_TOKEN",
+        token_setting,
+        None,
+        "secret clients send as `Authorization: Bearer <token>`; unset: uploads are "
+        "open to anyone who can reach the master",
+    ),
     Setting("LOG_LEVEL", str.upper, "INFO", "logging level"),
 )
 

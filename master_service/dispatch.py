@@ -53,6 +53,7 @@ class DispatchSettings:
     results_dir: Path
     slave_timeout_s: float
     max_attempts: int
+    cluster_token: str | None = None
 
 
 class Dispatch:
@@ -211,6 +212,7 @@ class Dispatch:
             self.options,
             [(job.file_id, safe_name(job.filename), job.stream) for job in chunk],
             self.settings.slave_timeout_s,
+            self.settings.cluster_token,
         )
         missing = [
             job

@@ -1,18 +1,21 @@
 """Errors the master answers with, each carrying its HTTP status."""
 
+from http_errors import error_body
+
 
 class ApiError(Exception):
     """A request the master refuses; the message says what to change."""
 
     status = 400
 
-    def __init__(self, message: str, **details):
+    def __init__(self, message: str, headers: dict | None = None, **details):
         super().__init__(message)
         self.message = message
+        self.headers = headers or {}
         self.details = details
 
     def to_json(self) -> dict:
-        return {"status": "error", "error": self.message, **self.details}
+        return error_body(self.message, self.status, **self.details)
 
 
 class BadRequestError(ApiError):
@@ -30,8 +33,26 @@ class TooManyFilesError(ApiError):
         )
 
 
+class UnauthorizedError(ApiError):
+    """A missing or wrong token."""
+
+    status = 401
+
+
+class ForbiddenError(ApiError):
+    """A caller that no token admits: without CLUSTER_TOKEN, one not on this machine."""
+
+    status = 403
+
+
 class UnknownSlaveError(ApiError):
     status = 404
+
+
+class NotASlaveError(ApiError):
+    """The address a registration names does not answer as a slave should."""
+
+    status = 422
 
 
 class NoCapableSlaveError(ApiError):

@@ -6,8 +6,14 @@ import logging
 import time
 from pathlib import Path
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, current_app, jsonify, request, send_file
 
+from master_service.access import (
+    cluster_token,
+    require_allowed_slave_address,
+    require_api_client,
+    require_slave_caller,
+)
 from master_service.dispatch import Dispatch, DispatchSettings, FileJob
 from master_service.errors import (
     BadRequestError,
@@ -15,7 +21,8 @@ from master_service.errors import (
     TooManyFilesError,
     UnknownSlaveError,
 )
-from master_service.registry import SlaveRegistry
+from master_service.registry import SlaveRecord, SlaveRegistry
+from master_service.slave_check import check_slave
 from master_service.slave_calls import stream_size
 from master_service.slave_fields import (
     read_json_body,
@@ -34,6 +41,7 @@ from task_types import (
 
 logger = logging.getLogger(__name__)
 bp = Blueprint("master", __name__)
+API_DOCUMENT = Path(__file__).resolve().parent.parent / "api" / "master.openapi.json"
 
 
 def registry() -> SlaveRegistry:
@@ -54,12 +62,22 @@ def check_status():
     )
 
 
+@bp.get("/openapi.json")
+def api_document():
+    return send_file(API_DOCUMENT, mimetype="application/json")
+
+
 @bp.post("/register")
 def register():
+    require_slave_caller()
     body = read_json_body()
     ip, port = read_slave_address(body)
     task_types = read_task_types(body.get("task_types"))
     workers = read_workers(body.get("workers"))
+    require_allowed_slave_address(ip)
+    check_slave(
+        SlaveRecord(ip, port, task_types, workers).url, task_types, cluster_token()
+    )
 
     slave, is_new = registry().register(ip, port, task_types, workers)
     if is_new:
@@ -80,7 +98,9 @@ def register():
 
 @bp.post("/heartbeat")
 def heartbeat():
+    require_slave_caller()
     ip, port = read_slave_address(read_json_body())
+    require_allowed_slave_address(ip)
     address = f"{ip}:{port}"
     if not registry().heartbeat(address):
         raise UnknownSlaveError(f"slave {address} is not registered; register first")
@@ -89,6 +109,7 @@ def heartbeat():
 
 @bp.post("/assign_task")
 def assign_task():
+    require_api_client()
     started = time.monotonic()
     task_type = read_requested_task_type()
     jobs, misplaced = read_uploads(task_type)
@@ -106,6 +127,7 @@ def assign_task():
         results_dir=Path(config["RESULTS_DIR"]),
         slave_timeout_s=config["SLAVE_TIMEOUT"],
         max_attempts=config["MAX_ATTEMPTS"],
+        cluster_token=config["CLUSTER_TOKEN"],
     )
     form_options = {name: str(value) for name, value in options.items()}
     Dispatch(registry(), task_type, form_options, jobs, settings).run(slaves)

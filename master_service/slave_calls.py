@@ -14,6 +14,7 @@ import urllib3
 
 from master_service.errors import SlaveCallError
 from master_service.registry import SlaveRecord
+from security import CLUSTER_TOKEN_HEADER
 from task_types import TaskType
 
 CONNECT_TIMEOUT_S = 5.0
@@ -39,6 +40,7 @@ def send_chunk(
     options: dict[str, str],
     files: list[tuple[str, str, object]],
     timeout_s: float,
+    cluster_token: str | None = None,
 ) -> ChunkAnswer:
     """Post (file_id, filename, stream) triples to a slave; raises SlaveCallError."""
     form = {
@@ -59,7 +61,10 @@ def send_chunk(
     ]
     sent_bytes = sum(len(part[1][1]) for part in parts)
     answer_limit = ANSWER_BASE_BYTES + ANSWER_BYTES_PER_SENT_BYTE * sent_bytes
-    body = post_within(f"{slave.url}/get_task", form, parts, timeout_s, answer_limit)
+    headers = {CLUSTER_TOKEN_HEADER: cluster_token} if cluster_token else {}
+    body = post_within(
+        f"{slave.url}/get_task", form, parts, headers, timeout_s, answer_limit
+    )
     return parse_answer(body, task_type)
 
 
@@ -68,7 +73,9 @@ def read_whole(stream) -> bytes:
     return stream.read()
 
 
-def post_within(url: str, form, parts, timeout_s: float, answer_limit: int) -> bytes:
+def post_within(
+    url: str, form, parts, headers, timeout_s: float, answer_limit: int
+) -> bytes:
     """POST and read the whole answer within timeout_s, however slowly it trickles.
 
     Socket timeouts bound each read only, so the call runs in a thread of its own that
@@ -80,7 +87,9 @@ def post_within(url: str, form, parts, timeout_s: float, answer_limit: int) -> b
 
     def call():
         try:
-            outcome["body"] = post_and_read(url, form, parts, timeout_s, answer_limit)
+            outcome["body"] = post_and_read(
+                url, form, parts, headers, timeout_s, answer_limit
+            )
         except SlaveCallError as error:
             outcome["error"] = error
 
@@ -94,13 +103,16 @@ def post_within(url: str, form, parts, timeout_s: float, answer_limit: int) -> b
     return outcome["body"]
 
 
-def post_and_read(url: str, form, parts, timeout_s: float, answer_limit: int) -> bytes:
+def post_and_read(
+    url: str, form, parts, headers, timeout_s: float, answer_limit: int
+) -> bytes:
     deadline = time.monotonic() + timeout_s
     try:
         with requests.post(
             url,
             data=form,
             files=parts,
+            headers=headers,
             timeout=(CONNECT_TIMEOUT_S, timeout_s),
             stream=True,
             allow_redirects=False,

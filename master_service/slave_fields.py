@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 
 from flask import request
 
@@ -10,6 +11,8 @@ from master_service.errors import BadRequestError
 from task_types import TASK_TYPES
 
 MAX_SLAVE_WORKERS = 1024
+HOST_NAME_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
+MAX_HOST_NAME_LENGTH = 253
 
 
 def read_json_body() -> object:
@@ -27,12 +30,7 @@ def read_slave_address(body) -> tuple[str, int]:
         raise BadRequestError(
             "field 'slave_ip' is missing or not a string", field="slave_ip"
         )
-    try:
-        ip = str(ipaddress.ip_address(ip))
-    except ValueError:
-        raise BadRequestError(
-            f"field 'slave_ip' must be an IP address, got {ip!r}", field="slave_ip"
-        ) from None
+    ip = normal_host(ip)
     port = body.get("slave_port")
     if isinstance(port, str) and port.isascii() and port.isdigit() and len(port) <= 5:
         port = int(port)
@@ -42,6 +40,26 @@ def read_slave_address(body) -> tuple[str, int]:
             field="slave_port",
         )
     return ip, port
+
+
+def normal_host(value: str) -> str:
+    """An IP address in its usual spelling, or a host name in lower case."""
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        pass
+    name = value.lower().removesuffix(".")
+    labels = name.split(".")
+    if (
+        len(name) > MAX_HOST_NAME_LENGTH
+        or not all(HOST_NAME_LABEL.fullmatch(label) for label in labels)
+        or labels[-1].isdigit()
+    ):
+        raise BadRequestError(
+            f"field 'slave_ip' must be an IP address or a host name, got {value!r}",
+            field="slave_ip",
+        )
+    return name
 
 
 def read_task_types(value) -> tuple[str, ...]:

@@ -15,6 +15,9 @@ import requests
 
 REPO_DIR = Path(__file__).resolve().parent.parent
 LOOPBACK = "127.0.0.1"
+NO_TOKENS = {"CLUSTER_TOKEN": "", "API_TOKEN": ""}
+"""Tokens from the caller's environment would change what a local cluster accepts;
+tests and the demo pass their own."""
 STOP_GRACE_S = 10.0
 
 
@@ -110,6 +113,7 @@ class LocalCluster:
             "MASTER_HOST": LOOPBACK,
             "MASTER_PORT": self.master_port,
             "RESULTS_DIR": self.results_dir,
+            **NO_TOKENS,
             **settings,
         }
         self.master = Service(
@@ -127,6 +131,7 @@ class LocalCluster:
             "SLAVE_HOST": LOOPBACK,
             "SLAVE_PORT": port,
             "HEARTBEAT_INTERVAL": 1,
+            **NO_TOKENS,
             **settings,
         }
         slave = Service(f"slave-{port}", "slave.py", env, self.workdir, port)

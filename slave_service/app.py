@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Flask, jsonify
-from werkzeug.exceptions import HTTPException
+from flask import Flask
 
+from http_errors import install_error_handlers
 from slave_service.routes import bp
 
 
@@ -17,9 +17,5 @@ def create_app(config: dict, offered_task_types, pool, master_link=None) -> Flas
     app.extensions["pool"] = pool
     app.extensions["master_link"] = master_link
     app.register_blueprint(bp)
-
-    @app.errorhandler(HTTPException)
-    def answer_http_error(error: HTTPException):
-        return jsonify(status="error", error=error.description), error.code
-
+    install_error_handlers(app)
     return app

@@ -2,6 +2,7 @@
 
 import os
 
+from security import token_setting
 from settings import (
     Setting,
     http_url,
@@ -47,5 +48,12 @@ SLAVE_SETTINGS = (
     Setting("FILE_TIMEOUT", positive_float, 120.0, "seconds allowed per file"),
     Setting("WORKER_MEMORY_MB", positive_int, 2048, "memory cap per worker process"),
     Setting("SLAVE_THREADS", positive_int, 16, "requests served at once"),
+    Setting(
+        "CLUSTER_TOKEN",
+        token_setting,
+        None,
+        "secret shared with the master; unset: only a master on this machine can "
+        "send tasks",
+    ),
     Setting("LOG_LEVEL", str.upper, "INFO", "logging level"),
 )

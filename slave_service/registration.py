@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 import requests
 
+from security import CLUSTER_TOKEN_HEADER
 from task_types import TASK_TYPES
 
 logger = logging.getLogger(__name__)
@@ -56,6 +57,8 @@ class MasterLink(threading.Thread):
         self.workers = config["SLAVE_WORKERS"]
         self.heartbeat_interval_s = config["HEARTBEAT_INTERVAL"]
         self.task_types = task_types
+        token = config["CLUSTER_TOKEN"]
+        self.headers = {CLUSTER_TOKEN_HEADER: token} if token else {}
         self.registered = False
         self.advertised_ip: str | None = None
         self._stopping = threading.Event()
@@ -90,14 +93,24 @@ class MasterLink(threading.Thread):
                 "workers": self.workers,
             }
             response = requests.post(
-                f"{self.master_url}/register", json=body, timeout=REQUEST_TIMEOUT_S
+                f"{self.master_url}/register",
+                json=body,
+                headers=self.headers,
+                timeout=REQUEST_TIMEOUT_S,
             )
-            response.raise_for_status()
         except (requests.RequestException, OSError) as error:
             logger.warning(
                 "Cannot register with the master at %s (%s); retrying",
                 self.master_url,
                 error,
+            )
+            return False
+        if response.status_code != 200:
+            logger.warning(
+                "The master at %s refused the registration (HTTP %s): %s; retrying",
+                self.master_url,
+                response.status_code,
+                error_message(response),
             )
             return False
         logger.info(
@@ -115,6 +128,7 @@ class MasterLink(threading.Thread):
             response = requests.post(
                 f"{self.master_url}/heartbeat",
                 json=self._identity(),
+                headers=self.headers,
                 timeout=REQUEST_TIMEOUT_S,
             )
         except (requests.RequestException, OSError) as error:
@@ -124,4 +138,16 @@ class MasterLink(threading.Thread):
             logger.info("The master does not know this slave; registering again")
             self.registered = False
         elif response.status_code != 200:
-            logger.warning("Heartbeat answered HTTP %s", response.status_code)
+            logger.warning(
+                "Heartbeat answered HTTP %s: %s",
+                response.status_code,
+                error_message(response),
+            )
+
+
+def error_message(response: requests.Response) -> str:
+    """The `error` of a JSON error answer, or the start of whatever came instead."""
+    try:
+        return str(response.json()["error"])
+    except (ValueError, KeyError, TypeError):
+        return response.text[:200]

@@ -6,8 +6,17 @@ import base64
 import logging
 import time
 
-from flask import Blueprint, current_app, jsonify, request
+from pathlib import Path
 
+from flask import Blueprint, current_app, jsonify, request, send_file
+
+from http_errors import error_response
+from slave_service.access import (
+    AccessError,
+    check_presented_token,
+    cluster_token,
+    require_master_caller,
+)
 from slave_service.worker import Job
 from task_types import (
     DEFAULT_TASK_TYPE,
@@ -19,6 +28,7 @@ from task_types import (
 
 logger = logging.getLogger(__name__)
 bp = Blueprint("slave", __name__)
+API_DOCUMENT = Path(__file__).resolve().parent.parent / "api" / "slave.openapi.json"
 
 
 class BadTaskError(Exception):
@@ -27,7 +37,12 @@ class BadTaskError(Exception):
 
 @bp.errorhandler(BadTaskError)
 def answer_bad_task(error: BadTaskError):
-    return jsonify(status="error", error=str(error)), 400
+    return error_response(str(error), 400)
+
+
+@bp.errorhandler(AccessError)
+def answer_access_error(error: AccessError):
+    return error_response(str(error), error.http_status)
 
 
 @bp.get("/")
@@ -37,18 +52,27 @@ def index():
 
 @bp.get("/check_status")
 def check_status():
+    check_presented_token()
     link = current_app.extensions["master_link"]
     return jsonify(
         status="alive",
+        role="slave",
         task_types=list(current_app.config["OFFERED_TASK_TYPES"]),
         workers=current_app.config["SLAVE"]["SLAVE_WORKERS"],
         registered=bool(link and link.registered),
         advertised_ip=link.advertised_ip if link else None,
+        cluster_token_required=cluster_token() is not None,
     )
+
+
+@bp.get("/openapi.json")
+def api_document():
+    return send_file(API_DOCUMENT, mimetype="application/json")
 
 
 @bp.post("/get_task")
 def get_task():
+    require_master_caller()
     started = time.monotonic()
     task_type = read_offered_task_type()
     uploads = request.files.getlist(task_type.upload_field)

@@ -14,6 +14,8 @@ import pytest
 import requests
 from PIL import Image
 
+from tests.stub_slave import StubSlave
+
 FILE_COUNT = 60
 
 
@@ -118,23 +120,6 @@ def test_frozen_slave_is_routed_around_and_its_late_answers_change_nothing(
     assert_one_outcome_each(outcome["answer"], cluster.results_dir)
 
 
-class FakeSlaveHandler(BaseHTTPRequestHandler):
-    """Answers every task with whatever `answer` the server was given."""
-
-    def do_POST(self):
-        self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        status, body = self.server.answer
-        self.server.calls += 1
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.mark.parametrize(
     "answer",
     [
@@ -150,23 +135,10 @@ def test_files_of_a_slave_answering_garbage_go_elsewhere(make_cluster, photos, a
     cluster.start_master()
     cluster.start_slave(SLAVE_WORKERS=2, SLAVE_TASK_TYPES="image")
     cluster.wait_for_slaves(1)
-    fake = ThreadingHTTPServer(("127.0.0.1", 0), FakeSlaveHandler)
-    fake.answer, fake.calls = answer, 0
-    threading.Thread(target=fake.serve_forever, daemon=True).start()
-    try:
-        requests.post(
-            f"{cluster.master_url}/register",
-            json={
-                "slave_ip": "127.0.0.1",
-                "slave_port": fake.server_port,
-                "task_types": ["image"],
-                "workers": 4,
-            },
-        ).raise_for_status()
+    with StubSlave(task_types=["image"], workers=4, answer=answer) as fake:
+        fake.register_with(cluster.master_url).raise_for_status()
         outcome = send_in_background(cluster.master_url, photos)
         outcome["thread"].join(timeout=120)
-    finally:
-        fake.shutdown()
 
     assert outcome["status"] == 200
     assert_one_outcome_each(outcome["answer"], cluster.results_dir)

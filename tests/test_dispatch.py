@@ -44,7 +44,7 @@ class FakeSlaves:
         self.options_seen: list[tuple[dict, float]] = []
         self._lock = threading.Lock()
 
-    def send_chunk(self, slave, task_type, options, files, timeout_s):
+    def send_chunk(self, slave, task_type, options, files, timeout_s, token=None):
         with self._lock:
             self.calls.append((slave.address, [filename for _, filename, _ in files]))
             self.options_seen.append((options, timeout_s))

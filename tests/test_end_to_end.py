@@ -14,6 +14,7 @@ import requests
 
 from scripts.local_cluster import REPO_DIR, free_port
 from scripts.samples import make_samples
+from tests.stub_slave import StubSlave
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 EXPECTED_CORPUS_FAILURES = {
@@ -87,13 +88,13 @@ def test_register_twice_is_idempotent(make_cluster):
     """Registering the same slave again updates it instead of adding another."""
     cluster = make_cluster()
     cluster.start_master()
-    body = {"slave_ip": "127.0.0.1", "slave_port": 4999, "workers": 2}
-    for _ in range(2):
-        response = requests.post(f"{cluster.master_url}/register", json=body)
-        assert response.status_code == 200
-        assert response.json()["status"] == "success"
+    with StubSlave(workers=2) as stub:
+        for _ in range(2):
+            response = stub.register_with(cluster.master_url)
+            assert response.status_code == 200
+            assert response.json()["status"] == "success"
     slaves = requests.get(f"{cluster.master_url}/check_status").json()["slaves"]
-    assert [s["address"] for s in slaves] == ["127.0.0.1:4999"]
+    assert [s["address"] for s in slaves] == [f"127.0.0.1:{stub.port}"]
 
 
 def test_assign_task_refuses_bad_requests(shared_cluster, tmp_path):
@@ -324,15 +325,9 @@ def test_files_of_a_dead_slave_go_to_a_live_one(make_cluster, tmp_path):
     cluster.start_master()
     cluster.start_slave(SLAVE_TASK_TYPES="text", SLAVE_WORKERS=1)
     cluster.wait_for_slaves(1)
-    requests.post(
-        f"{cluster.master_url}/register",
-        json={
-            "slave_ip": "127.0.0.1",
-            "slave_port": free_port(),
-            "workers": 8,
-            "task_types": ["text"],
-        },
-    )
+    with StubSlave(task_types=["text"], workers=8) as stub:
+        stub.register_with(cluster.master_url).raise_for_status()
+    # The stub is gone: its port now refuses connections.
 
     files = [("texts", (f"t{n}.txt", f"text number {n}".encode())) for n in range(12)]
     answer = requests.post(

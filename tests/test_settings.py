@@ -61,6 +61,8 @@ def test_master_defaults():
         "MAX_UPLOAD_MB": 1024,
         "MAX_FILES": 5000,
         "MASTER_THREADS": 32,
+        "CLUSTER_TOKEN": None,
+        "API_TOKEN": None,
         "LOG_LEVEL": "INFO",
     }
 
@@ -199,3 +201,30 @@ def test_describe_settings_lists_each_setting():
         "  TEST_TIMEOUT         seconds per request (default: 45.0)",
         "  TEST_NAME            a name (default: plain)",
     ]
+
+
+@pytest.mark.parametrize(
+    "value, reason",
+    [
+        ("short-token", "use at least 16 characters"),
+        ("a token with spaces in it", "use printable ASCII without spaces"),
+        ("jeton-sécurisé-très-long", "use printable ASCII without spaces"),
+    ],
+)
+def test_weak_or_unsendable_tokens_are_refused(monkeypatch, value, reason):
+    """A token must resist guessing and fit in an HTTP header."""
+    monkeypatch.setenv("CLUSTER_TOKEN", value)
+    with pytest.raises(SettingsError) as raised:
+        load_settings(MASTER_SETTINGS, env_file=None)
+    assert str(raised.value).startswith("CLUSTER_TOKEN=")
+    assert reason in str(raised.value)
+
+
+def test_a_strong_token_is_taken_as_it_is(monkeypatch):
+    """A generated token passes unchanged, for both services."""
+    token = "Zk3q9J2vXb8mN1pQ4rT7wY0uE5iO6aS-_"
+    monkeypatch.setenv("CLUSTER_TOKEN", token)
+    monkeypatch.setenv("API_TOKEN", token[::-1])
+    master = load_settings(MASTER_SETTINGS, env_file=None)
+    assert (master["CLUSTER_TOKEN"], master["API_TOKEN"]) == (token, token[::-1])
+    assert load_settings(SLAVE_SETTINGS, env_file=None)["CLUSTER_TOKEN"] == token

@@ -1,0 +1,47 @@
+"""One JSON shape for every error either service answers with."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from flask import Flask, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+logger = logging.getLogger(__name__)
+
+
+def error_body(message: str, http_status: int, **details) -> dict:
+    return {"status": "error", "error": message, "http_status": http_status, **details}
+
+
+def error_response(message: str, http_status: int, **details):
+    return jsonify(error_body(message, http_status, **details)), http_status
+
+
+def install_error_handlers(app: Flask) -> None:
+    """HTTP errors keep their status; anything unexpected becomes a 500 with an id.
+
+    The id is in the answer and in the log line with the traceback, so a report of
+    the answer finds its details without showing them to the caller.
+    """
+
+    @app.errorhandler(HTTPException)
+    def answer_http_error(error: HTTPException):
+        return error_response(error.description, error.code)
+
+    @app.errorhandler(Exception)
+    def answer_unexpected_error(error: Exception):
+        request_id = uuid.uuid4().hex[:16]
+        logger.error(
+            "Unexpected error, request id %s, on %s %s",
+            request_id,
+            request.method,
+            request.path,
+            exc_info=error,
+        )
+        return error_response(
+            "internal error; the service log has the details under this request id",
+            500,
+            request_id=request_id,
+        )
