@@ -7,12 +7,15 @@ when the master cannot be reached.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import uuid
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import requests
 
+from security import is_loopback
 from task_types import TASK_TYPES
 
 EXIT_ALL_PROCESSED = 0
@@ -87,7 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Send files to the master for processing and report each outcome.",
         epilog=f"task types:\n{task_lines}\n\nexit status: 0 all files processed; "
         "1 some failed, or no slave can run the type (503); 2 bad usage, a request the "
-        "master refused (400, 413), or the master unreachable",
+        "master refused (400, 401, 413), or the master unreachable",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("master_url", help="e.g. http://localhost:5000")
@@ -112,6 +115,12 @@ def build_parser() -> argparse.ArgumentParser:
             dest=option.name,
             help=f"{option.help} ({', '.join(users)})",
         )
+    parser.add_argument(
+        "--api-token",
+        default=os.environ.get("API_TOKEN") or None,
+        help="the master's API_TOKEN, if it has one (default: the API_TOKEN "
+        "environment variable, which other users cannot see in the process list)",
+    )
     parser.add_argument(
         "--timeout",
         type=positive_seconds,
@@ -142,10 +151,13 @@ def send(args, files: list[Path]) -> requests.Response:
         if getattr(args, o.name) is not None
     ]
     body = MultipartUpload(fields, [(task_type.upload_field, f) for f in files])
+    headers = {"Content-Type": body.content_type}
+    if args.api_token:
+        headers["Authorization"] = f"Bearer {args.api_token}"
     return requests.post(
         f"{args.master_url.rstrip('/')}/assign_task",
         data=body,
-        headers={"Content-Type": body.content_type},
+        headers=headers,
         timeout=(CONNECT_TIMEOUT_S, args.timeout),
     )
 
@@ -168,6 +180,12 @@ def report(files: list[Path], answer: dict) -> int:
         f"(task type {answer.get('task_type')})"
     )
     return EXIT_ALL_PROCESSED if failed == 0 else EXIT_SOME_FAILED
+
+
+def is_private_route(master_url: str) -> bool:
+    """HTTPS, or a master on this machine: a token sent there is not seen on the way."""
+    parts = urlsplit(master_url)
+    return parts.scheme == "https" or is_loopback(parts.hostname)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -201,6 +219,12 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
+    if args.api_token and not is_private_route(args.master_url):
+        print(
+            "warning: the API token goes over plain HTTP; serve the master behind "
+            "HTTPS (see README, Security)",
+            file=sys.stderr,
+        )
     try:
         response = send(args, files)
     except requests.exceptions.InvalidURL as error:

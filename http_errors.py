@@ -19,6 +19,17 @@ def error_response(message: str, http_status: int, **details):
     return jsonify(error_body(message, http_status, **details)), http_status
 
 
+def log_refusal(http_status: int) -> None:
+    """Note a refused caller: who and where, never what they sent."""
+    logger.warning(
+        "Refused %s %s from %s (HTTP %d)",
+        request.method,
+        request.path,
+        request.remote_addr,
+        http_status,
+    )
+
+
 def install_error_handlers(app: Flask) -> None:
     """HTTP errors keep their status; anything unexpected becomes a 500 with an id.
 

@@ -5,9 +5,14 @@ from __future__ import annotations
 from flask import Flask, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from http_errors import error_response, install_error_handlers
+from http_errors import error_response, install_error_handlers, log_refusal
 from master_service.config import load_master_config
-from master_service.errors import ApiError, TooManyFilesError
+from master_service.errors import (
+    ApiError,
+    ForbiddenError,
+    TooManyFilesError,
+    UnauthorizedError,
+)
 from master_service.registry import SlaveRegistry
 from master_service.routes import bp
 
@@ -28,6 +33,8 @@ def create_app(config: dict | None = None) -> Flask:
 
     @app.errorhandler(ApiError)
     def answer_api_error(error: ApiError):
+        if isinstance(error, (UnauthorizedError, ForbiddenError)):
+            log_refusal(error.status)
         return jsonify(error.to_json()), error.status, error.headers
 
     @app.errorhandler(RequestEntityTooLarge)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from flask import Blueprint, current_app, jsonify, request, send_file
 
-from http_errors import error_response
+from http_errors import error_response, log_refusal
 from slave_service.access import (
     AccessError,
     check_presented_token,
@@ -42,6 +42,7 @@ def answer_bad_task(error: BadTaskError):
 
 @bp.errorhandler(AccessError)
 def answer_access_error(error: AccessError):
+    log_refusal(error.http_status)
     return error_response(str(error), error.http_status)
 
 

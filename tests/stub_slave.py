@@ -71,18 +71,25 @@ class StubSlave:
     def calls(self) -> int:
         return self.server.calls
 
+    def registration(self) -> dict:
+        return {
+            "slave_ip": "127.0.0.1",
+            "slave_port": self.port,
+            "task_types": self.task_types,
+            "workers": self.workers,
+        }
+
     def register_with(self, master_url: str, headers=None) -> requests.Response:
         return requests.post(
             f"{master_url}/register",
-            json={
-                "slave_ip": "127.0.0.1",
-                "slave_port": self.port,
-                "task_types": self.task_types,
-                "workers": self.workers,
-            },
+            json=self.registration(),
             headers=headers,
             timeout=10,
         )
+
+    def register_with_client(self, client, headers=None):
+        """Register through a Flask test client of the master."""
+        return client.post("/register", json=self.registration(), headers=headers)
 
     def stop(self) -> None:
         self.server.shutdown()

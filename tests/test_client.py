@@ -237,6 +237,7 @@ def test_send_posts_the_streamed_body(tmp_path, monkeypatch):
         max_features=None,
         password=None,
         timeout=12.0,
+        api_token=None,
     )
 
     client.send(args, [path])
@@ -296,3 +297,52 @@ def test_main_status_for_a_refused_request(
     assert capsys.readouterr().err == (
         f"error: the master refused the request (HTTP {status_code}): no\n"
     )
+
+
+def sent_headers(monkeypatch, tmp_path, argv: list[str]) -> dict:
+    """The headers main() sends for argv, with the files of tmp_path."""
+    (tmp_path / "a.txt").write_text("hello")
+    calls = []
+
+    def fake_post(url, **kwargs):
+        calls.append(kwargs["headers"])
+        return FakeResponse(200, {"files": [], "failed": [], "task_type": "text"})
+
+    monkeypatch.setattr(client.requests, "post", fake_post)
+    assert client.main(argv + ["text", str(tmp_path / "a.txt")]) == 0
+    return calls[0]
+
+
+def test_api_token_comes_from_the_environment(monkeypatch, tmp_path, capsys):
+    """API_TOKEN in the environment becomes a bearer header; loopback: no warning."""
+    monkeypatch.setenv("API_TOKEN", "from-the-environment-0123")
+    headers = sent_headers(monkeypatch, tmp_path, ["http://127.0.0.1:5000"])
+    assert headers["Authorization"] == "Bearer from-the-environment-0123"
+    assert capsys.readouterr().err == ""
+
+
+def test_api_token_option_wins_over_the_environment(monkeypatch, tmp_path):
+    """--api-token is sent instead of API_TOKEN."""
+    monkeypatch.setenv("API_TOKEN", "from-the-environment-0123")
+    headers = sent_headers(
+        monkeypatch,
+        tmp_path,
+        ["--api-token", "from-the-option-456789", "https://master.invalid"],
+    )
+    assert headers["Authorization"] == "Bearer from-the-option-456789"
+
+
+def test_no_token_sends_no_authorization(monkeypatch, tmp_path):
+    """Without a token the request has no Authorization header at all."""
+    monkeypatch.delenv("API_TOKEN", raising=False)
+    headers = sent_headers(monkeypatch, tmp_path, ["http://127.0.0.1:5000"])
+    assert "Authorization" not in headers
+
+
+def test_token_over_plain_http_to_another_host_is_warned(monkeypatch, tmp_path, capsys):
+    """A token sent in the clear to another machine gets a warning, not the token."""
+    monkeypatch.setenv("API_TOKEN", "secret-token-value-0123")
+    sent_headers(monkeypatch, tmp_path, ["http://master.invalid:5000"])
+    err = capsys.readouterr().err
+    assert err.startswith("warning: the API token goes over plain HTTP")
+    assert "secret-token-value-0123" not in err
