@@ -35,7 +35,15 @@ CLIENT_TIMEOUT_S = 20.0
 SLAVE_TIMEOUT_S = 5
 TEXT_FILE_COUNT = 8
 # Settings a developer's shell might carry that would change what is tested here.
-SERVICE_SETTINGS_TO_DROP = ("SLAVE_IP", "SLAVE_HOST", "MASTER_HOST", "MASTER_URL")
+SERVICE_SETTINGS_TO_DROP = (
+    "SLAVE_IP",
+    "SLAVE_HOST",
+    "MASTER_HOST",
+    "MASTER_URL",
+    "CLUSTER_TOKEN",
+    "API_TOKEN",
+)
+CLUSTER_TOKEN = secrets.token_urlsafe(32)
 
 FETCH_JSON_CODE = """
 import sys, urllib.request
@@ -44,6 +52,18 @@ try:
         print(answer.read().decode())
 except OSError:
     print("null")
+"""
+
+POST_STATUS_CODE = """
+import sys, urllib.error, urllib.request
+request = urllib.request.Request(
+    sys.argv[1], data=sys.argv[2].encode(), headers={"Content-Type": sys.argv[3]}
+)
+try:
+    with urllib.request.urlopen(request, timeout=5) as answer:
+        print(answer.status)
+except urllib.error.HTTPError as error:
+    print(error.code)
 """
 
 
@@ -198,6 +218,15 @@ def fetch_json_in(namespace: str, url: str):
     return json.loads(result.stdout)
 
 
+def post_status_in(namespace: str, url: str, body: str, content_type: str) -> int:
+    """POST from inside a namespace; the HTTP status of the answer."""
+    result = run_in_namespace(
+        namespace, sys.executable, "-c", POST_STATUS_CODE, url, body, content_type
+    )
+    assert result.returncode == 0, result.stderr
+    return int(result.stdout)
+
+
 def wait_for_up_slaves(namespace: str, count: int, services: list) -> dict:
     """The master's status once `count` slaves are up, seen from its namespace."""
     deadline = time.monotonic() + SERVICE_START_TIMEOUT_S
@@ -237,6 +266,7 @@ def namespaced_cluster(tmp_path_factory):
             "MASTER_PORT": MASTER_PORT,
             "RESULTS_DIR": workdir / "results",
             "SLAVE_TIMEOUT": SLAVE_TIMEOUT_S,
+            "CLUSTER_TOKEN": CLUSTER_TOKEN,
         }
         services.append(
             start_in_namespace(
@@ -256,6 +286,7 @@ def namespaced_cluster(tmp_path_factory):
                 "SLAVE_WORKERS": 1,
                 "SLAVE_TASK_TYPES": "text",
                 "HEARTBEAT_INTERVAL": 1,
+                "CLUSTER_TOKEN": CLUSTER_TOKEN,
             }
             services.append(
                 start_in_namespace(
@@ -323,3 +354,72 @@ def test_client_request_is_shared_between_both_hosts(namespaced_cluster, tmp_pat
     assert set(done_by_ip) == set(SLAVE_IPS)
     assert all(done > 0 for done in done_by_ip.values()), done_by_ip
     assert sum(done_by_ip.values()) == TEXT_FILE_COUNT
+
+
+def test_registration_from_another_host_needs_the_token(namespaced_cluster):
+    """From a slave's host, /register without the cluster token gets 401."""
+    network, _ = namespaced_cluster
+    body = json.dumps({"slave_ip": SLAVE_IPS[0], "slave_port": SLAVE_PORT})
+    status = post_status_in(
+        network.slave_namespaces[0],
+        f"{MASTER_URL}/register",
+        body,
+        "application/json",
+    )
+    assert status == 401
+
+
+def test_without_a_token_nothing_crosses_hosts(namespaced_cluster):
+    """A token-less master refuses a remote slave; a token-less slave a remote master."""
+    network, workdir = namespaced_cluster
+    open_master_port, open_slave_port = MASTER_PORT + 1, SLAVE_PORT + 1
+    master = start_in_namespace(
+        "open-master",
+        network.master_namespace,
+        "master.py",
+        {
+            "MASTER_HOST": "0.0.0.0",
+            "MASTER_PORT": open_master_port,
+            "RESULTS_DIR": workdir / "open-results",
+        },
+        open_master_port,
+        workdir,
+    )
+    slave = start_in_namespace(
+        "open-slave",
+        network.slave_namespaces[0],
+        "slave.py",
+        {
+            "MASTER_URL": f"http://{MASTER_IP}:{open_master_port}",
+            "SLAVE_HOST": "0.0.0.0",
+            "SLAVE_PORT": open_slave_port,
+            "SLAVE_WORKERS": 1,
+            "SLAVE_TASK_TYPES": "text",
+            "HEARTBEAT_INTERVAL": 1,
+        },
+        open_slave_port,
+        workdir,
+    )
+    try:
+        deadline = time.monotonic() + SERVICE_START_TIMEOUT_S
+        refusal = "refused the registration (HTTP 403)"
+        while refusal not in slave.log_tail() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert refusal in slave.log_tail()
+        assert "takes slaves from this machine only" in slave.log_tail()
+        status = fetch_json_in(
+            network.master_namespace,
+            f"http://{MASTER_IP}:{open_master_port}/check_status",
+        )
+        assert status["slaves"] == []
+
+        task_status = post_status_in(
+            network.master_namespace,
+            f"http://{SLAVE_IPS[0]}:{open_slave_port}/get_task",
+            "task_type=text",
+            "application/x-www-form-urlencoded",
+        )
+        assert task_status == 403
+    finally:
+        slave.stop()
+        master.stop()
