@@ -152,11 +152,26 @@ def assign_task():
 
 
 def read_requested_task_type() -> TaskType:
+    if is_unreadable_form():
+        raise BadRequestError(
+            "the multipart body could not be read: check its boundary, and that part "
+            "headers (file names included) are UTF-8"
+        )
     name = request.form.get("task_type") or DEFAULT_TASK_TYPE
     try:
         return get_task_type(name)
     except UnknownTaskTypeError as error:
         raise BadRequestError(str(error), valid_task_types=list(TASK_TYPES)) from None
+
+
+def is_unreadable_form() -> bool:
+    """A multipart body with bytes in it that Werkzeug read as no fields at all."""
+    return (
+        request.mimetype == "multipart/form-data"
+        and bool(request.content_length)
+        and not request.form
+        and not request.files
+    )
 
 
 def read_uploads(task_type: TaskType) -> tuple[list[FileJob], list[dict]]:

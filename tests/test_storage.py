@@ -7,10 +7,73 @@ import threading
 
 import pytest
 
-from master_service.storage import MAX_STEM_BYTES, safe_stem, write_new_file
+from master_service.storage import MAX_STEM_BYTES, safe_name, safe_stem, write_new_file
 from task_types import TASK_TYPES
 
 REPO_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# Upload name, its safe stem, its safe name (what the slave is sent).
+HOSTILE_NAMES = [
+    ("../../x.png", "x", "x.png"),
+    ("/etc/passwd", "passwd", "passwd"),
+    ("C:\\Users\\a\\x.png", "x", "x.png"),
+    # what Werkzeug makes of that name when a client sends its backslashes unescaped
+    ("C:Usersax.png", "C_Usersax", "C_Usersax.png"),
+    ("a\x00b.txt", "a_b", "a_b.txt"),
+    ("\x00", "file", "file"),
+    ("ctl\x01\x1f\x7f.txt", "ctl", "ctl.txt"),
+    ("a\nb\x00c/../d.txt", "d", "d.txt"),
+    ("new%0Aline.txt", "new_0Aline", "new_0Aline.txt"),
+    ("\u202egnp.exe", "gnp", "gnp.exe"),
+    ("x" * 296 + ".txt", "x" * 150, "x" * 150 + ".txt"),
+    ("я" * 296 + ".txt", "я" * 75, "я" * 75 + ".txt"),
+    ("中" * 296 + ".txt", "中" * 50, "中" * 50 + ".txt"),
+    ("отчёт.txt", "отчёт", "отчёт.txt"),
+    ("письмо.txt", "письмо", "письмо.txt"),
+    ("CON", "CON_", "CON_"),
+    ("aux.txt", "aux_", "aux_.txt"),
+    ("nul.png", "nul_", "nul_.png"),
+    ("COM1", "COM1_", "COM1_"),
+    ("LPT9.txt", "LPT9_", "LPT9_.txt"),
+    ("", "file", "file"),
+    ("...", "file", "file"),
+    ("$$$.txt", "file", "file.txt"),
+    ("-rf.txt", "rf", "rf.txt"),
+]
+WINDOWS_DEVICE_NAMES = {"CON", "PRN", "AUX", "NUL"} | {
+    f"{port}{digit}" for port in ("COM", "LPT") for digit in "0123456789¹²³"
+}
+
+
+def is_portable_file_name(name: str) -> bool:
+    """True if name is one plain file name on Linux and on Windows alike."""
+    return (
+        name not in ("", ".", "..")
+        and not any(c in name for c in '<>:"/\\|?*')
+        and all(ord(c) >= 32 for c in name)
+        and not name.endswith((".", " "))
+        and name.split(".")[0].upper() not in WINDOWS_DEVICE_NAMES
+        and len(name.encode()) <= 255
+    )
+
+
+@pytest.mark.parametrize(
+    "upload_name, stem, name", HOSTILE_NAMES, ids=lambda v: ascii(v)[:20]
+)
+def test_hostile_upload_names_get_safe_stems_and_names(upload_name, stem, name):
+    """Each hostile upload name gives the stem and the name verified by hand."""
+    assert safe_stem(upload_name) == stem
+    assert safe_name(upload_name) == name
+
+
+@pytest.mark.parametrize("task_type", list(TASK_TYPES))
+def test_hostile_upload_names_give_portable_result_names(task_type):
+    """Result names and names sent to slaves are plain names on Linux and Windows."""
+    for upload_name, _, _ in HOSTILE_NAMES:
+        result_name = TASK_TYPES[task_type].result_filename(safe_stem(upload_name))
+
+        assert is_portable_file_name(result_name), (upload_name, result_name)
+        assert is_portable_file_name(safe_name(upload_name)), upload_name
 
 
 @pytest.mark.parametrize(
@@ -61,10 +124,75 @@ def test_safe_stem_normalises_combining_accents():
     assert safe_stem("o\u0308l.txt") == "\u00f6l"
 
 
-@pytest.mark.parametrize("upload_name", ["", ".", "..", "...", "._.", "a/", "???"])
+@pytest.mark.parametrize(
+    "upload_name",
+    ["", ".", "..", "...", "._.", "a/", "???", "$$$.txt", '".txt', "\x00", "-", "._-"],
+)
 def test_safe_stem_gives_file_for_empty_names(upload_name):
     """A name with nothing usable left gives "file"."""
     assert safe_stem(upload_name) == "file"
+
+
+@pytest.mark.parametrize(
+    "upload_name, stem",
+    [
+        ("CON", "CON_"),
+        ("con", "con_"),
+        ("Con.TXT", "Con_"),
+        ("aUx.tar.gz", "aUx_.tar"),
+        ("CON .txt", "CON_"),
+        ("prn.", "prn_"),
+        ("lpt0", "lpt0_"),
+        ("com¹.txt", "com¹_"),
+        ("dir/NUL.png", "NUL_"),
+        # names that only look like devices stay as they are
+        ("CONSOLE.txt", "CONSOLE"),
+        ("COM10.txt", "COM10"),
+        ("nully.png", "nully"),
+        ("x.con", "x"),
+    ],
+)
+def test_safe_stem_moves_windows_device_names_aside(upload_name, stem):
+    """A stem Windows would take for a device (CON, aux, COM1...) gets a "_"."""
+    assert safe_stem(upload_name) == stem
+
+
+def test_safe_stem_strips_leading_dashes():
+    """A result never starts with "-", so no shell command takes it for an option."""
+    assert safe_stem("-rf.txt") == "rf"
+    assert safe_stem("--help") == "help"
+    assert safe_stem("a-b-.txt") == "a-b-"
+
+
+@pytest.mark.parametrize(
+    "upload_name, name",
+    [
+        (".bashrc", "bashrc"),
+        ("x/.png", "png"),
+        ("dir.d/name", "name"),
+        ("C:\\a.d\\name", "name"),
+        ("a.t\x00xt", "a"),
+        ("a.ЖЖ", "a"),
+        ("a.abcdefghijk", "a"),
+        ("a.abcdefghij", "a.abcdefghij"),
+        ("archive.tar.gz", "archive.tar.gz"),
+    ],
+)
+def test_safe_name_keeps_only_a_plain_suffix_of_the_last_part(upload_name, name):
+    """The suffix comes from the last path part: up to 10 ASCII letters and digits."""
+    assert safe_name(upload_name) == name
+
+
+def test_two_cyrillic_names_give_two_recognisable_results(tmp_path):
+    """Names of Cyrillic letters only keep their letters, so they do not collide."""
+    names = [
+        TASK_TYPES["text"].result_filename(safe_stem(upload_name))
+        for upload_name in ("отчёт.txt", "письмо.txt")
+    ]
+
+    paths = [write_new_file(tmp_path, name, b"{}") for name in names]
+
+    assert [p.name for p in paths] == ["отчёт_analysis.json", "письмо_analysis.json"]
 
 
 def test_safe_stem_drops_only_the_last_suffix():
@@ -104,6 +232,39 @@ def test_long_name_gives_a_writable_result_name(tmp_path, task_type, character):
     assert first.read_bytes() == b"one"
     assert second.read_bytes() == b"two"
     assert len(second.name.encode()) <= 255
+
+
+@pytest.mark.parametrize(
+    "name", ["../escaped.json", "a/b.json", "..\\escaped.json", "..", ".", "", "a\x00b"]
+)
+def test_write_new_file_refuses_names_with_folder_parts(tmp_path, name):
+    """A name that is not one plain file name is refused; nothing is written."""
+    with pytest.raises(ValueError, match="not a plain file name"):
+        write_new_file(tmp_path / "text", name, b"{}")
+
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("task_type", ["image", "text"])
+def test_hostile_uploads_get_distinct_results_in_their_folder(tmp_path, task_type):
+    """Results of all hostile names land in the folder, one file each, numbered."""
+    folder = tmp_path / "results" / task_type
+    names = [
+        TASK_TYPES[task_type].result_filename(safe_stem(upload_name))
+        for upload_name, _, _ in HOSTILE_NAMES
+    ]
+
+    paths = [write_new_file(folder, name, b"r") for name in names]
+
+    assert all(path.parent == folder for path in paths)
+    assert len(set(paths)) == len(HOSTILE_NAMES)
+    assert sorted(tmp_path.rglob("*")) == sorted([folder.parent, folder, *paths])
+    # "\x00", "", "..." and "$$$.txt" share the stem "file"; the two x.png share "x"
+    expected = {
+        "text": {"file_analysis_3.json", "x_analysis_1.json", "CON__analysis.json"},
+        "image": {"processed_file_3.png", "processed_x_1.png", "processed_CON_.png"},
+    }[task_type]
+    assert expected <= {path.name for path in paths}
 
 
 def test_write_new_file_never_overwrites(tmp_path):
