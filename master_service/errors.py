@@ -45,8 +45,12 @@ class ForbiddenError(ApiError):
     status = 403
 
 
-class UnknownSlaveError(ApiError):
+class NotFoundError(ApiError):
     status = 404
+
+
+class UnknownSlaveError(NotFoundError):
+    pass
 
 
 class NotASlaveError(ApiError):

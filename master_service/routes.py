@@ -5,8 +5,17 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
+from urllib.parse import quote
 
-from flask import Blueprint, current_app, jsonify, request, send_file
+from flask import (
+    Blueprint,
+    current_app,
+    jsonify,
+    request,
+    send_file,
+    send_from_directory,
+)
+from werkzeug.exceptions import NotFound
 
 from master_service.access import (
     cluster_token,
@@ -17,6 +26,7 @@ from master_service.access import (
 from master_service.dispatch import Dispatch, DispatchSettings, FileJob
 from master_service.errors import (
     BadRequestError,
+    NotFoundError,
     NoCapableSlaveError,
     TooManyFilesError,
     UnknownSlaveError,
@@ -151,6 +161,26 @@ def assign_task():
     return jsonify(answer)
 
 
+@bp.get("/results/<task_type_name>/<name>")
+def download_result(task_type_name: str, name: str):
+    require_api_client()
+    missing = NotFoundError(
+        f"no result {name!r} of task type {task_type_name!r}; the answer of "
+        "/assign_task gives each result's result_url"
+    )
+    if task_type_name not in TASK_TYPES or name.startswith("."):
+        raise missing
+    folder = Path(current_app.config["MASTER"]["RESULTS_DIR"]) / task_type_name
+    try:
+        return send_from_directory(folder.resolve(), name)
+    except NotFound:
+        raise missing from None
+
+
+def result_url(task_type: TaskType, saved_path: str) -> str:
+    return f"/results/{task_type.name}/{quote(Path(saved_path).name)}"
+
+
 def read_requested_task_type() -> TaskType:
     if is_unreadable_form():
         raise BadRequestError(
@@ -219,7 +249,11 @@ def upload_name(upload, number: int) -> str:
 def summarise(task_type: TaskType, jobs: list[FileJob], misplaced: list[dict]) -> dict:
     files = [
         (
-            {"filename": job.filename, "saved_file": job.saved_path}
+            {
+                "filename": job.filename,
+                "saved_file": job.saved_path,
+                "result_url": result_url(task_type, job.saved_path),
+            }
             if job.saved_path
             else {"filename": job.filename, "error": job.error}
         )
