@@ -56,3 +56,15 @@ def is_loopback(host: str | None) -> bool:
         return False
     mapped = getattr(address, "ipv4_mapped", None)
     return (mapped or address).is_loopback
+
+
+def cluster_refusal(
+    configured: str | None, presented: str | None, caller: str | None
+) -> int | None:
+    """Why a cluster call is refused: 401 (token), 403 (off this machine), or None.
+
+    With a token configured, only the token counts; without one, only loopback does.
+    """
+    if configured is None:
+        return None if is_loopback(caller) else 403
+    return None if token_matches(presented, configured) else 401

@@ -13,6 +13,7 @@ from security import (
     CLUSTER_TOKEN_HEADER,
     SET_A_TOKEN,
     bearer_token,
+    cluster_refusal,
     is_loopback,
     token_matches,
 )
@@ -24,15 +25,17 @@ def cluster_token() -> str | None:
 
 def require_slave_caller() -> None:
     """The caller holds the cluster token or, when there is none, is on this machine."""
-    token = cluster_token()
-    if token is None:
-        if not is_loopback(request.remote_addr):
-            raise ForbiddenError(
-                "this master takes slaves from this machine only; to add slaves on "
-                f"other machines, {SET_A_TOKEN}"
-            )
-        return
-    if not token_matches(request.headers.get(CLUSTER_TOKEN_HEADER), token):
+    refusal = cluster_refusal(
+        cluster_token(),
+        request.headers.get(CLUSTER_TOKEN_HEADER),
+        request.remote_addr,
+    )
+    if refusal == 403:
+        raise ForbiddenError(
+            "this master takes slaves from this machine only; to add slaves on "
+            f"other machines, {SET_A_TOKEN}"
+        )
+    if refusal == 401:
         raise UnauthorizedError(
             f"missing or wrong cluster token: send the master's CLUSTER_TOKEN in the "
             f"{CLUSTER_TOKEN_HEADER} header"

@@ -8,7 +8,7 @@ from flask import current_app, request
 from security import (
     CLUSTER_TOKEN_HEADER,
     SET_A_TOKEN,
-    is_loopback,
+    cluster_refusal,
     token_matches,
 )
 
@@ -26,16 +26,19 @@ def cluster_token() -> str | None:
 
 
 def require_master_caller() -> None:
-    token = cluster_token()
-    if token is None:
-        if not is_loopback(request.remote_addr):
-            raise AccessError(
-                "this slave takes tasks from a master on this machine only; for a "
-                f"master on another machine, {SET_A_TOKEN}",
-                403,
-            )
-        return
-    if not token_matches(request.headers.get(CLUSTER_TOKEN_HEADER), token):
+    """The caller holds the cluster token or, when there is none, is on this machine."""
+    refusal = cluster_refusal(
+        cluster_token(),
+        request.headers.get(CLUSTER_TOKEN_HEADER),
+        request.remote_addr,
+    )
+    if refusal == 403:
+        raise AccessError(
+            "this slave takes tasks from a master on this machine only; for a "
+            f"master on another machine, {SET_A_TOKEN}",
+            403,
+        )
+    if refusal == 401:
         raise AccessError(
             f"missing or wrong cluster token in the {CLUSTER_TOKEN_HEADER} header",
             401,
