@@ -31,16 +31,19 @@ def offered_task_types(wanted: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(offered)
 
 
-def local_address_towards(master_url: str) -> str:
+def local_address_towards(master_url: str, listen_host: str = "0.0.0.0") -> str:
     """The address of the local interface that routes to the master.
 
+    Only addresses of the family the slave listens on count: "localhost" often
+    resolves to ::1 first, which a slave listening on 0.0.0.0 would not answer.
     Connecting a UDP socket sends nothing; it only makes the kernel pick a route.
     """
     parts = urlsplit(master_url)
     port = parts.port or (443 if parts.scheme == "https" else 80)
-    family, _, _, _, address = socket.getaddrinfo(
-        parts.hostname, port, type=socket.SOCK_DGRAM
-    )[0]
+    candidates = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_DGRAM)
+    listening_family = socket.AF_INET6 if ":" in listen_host else socket.AF_INET
+    fitting = [c for c in candidates if c[0] == listening_family] or candidates
+    family, _, _, _, address = fitting[0]
     with socket.socket(family, socket.SOCK_DGRAM) as probe:
         probe.connect(address)
         return probe.getsockname()[0]
@@ -53,6 +56,7 @@ class MasterLink(threading.Thread):
         super().__init__(name="master-link", daemon=True)
         self.master_url = config["MASTER_URL"].rstrip("/")
         self.configured_ip = config["SLAVE_IP"]
+        self.listen_host = config["SLAVE_HOST"]
         self.port = config["SLAVE_PORT"]
         self.workers = config["SLAVE_WORKERS"]
         self.heartbeat_interval_s = config["HEARTBEAT_INTERVAL"]
@@ -81,7 +85,9 @@ class MasterLink(threading.Thread):
                 self._heartbeat()
 
     def _identity(self) -> dict:
-        ip = self.configured_ip or local_address_towards(self.master_url)
+        ip = self.configured_ip or local_address_towards(
+            self.master_url, self.listen_host
+        )
         self.advertised_ip = ip
         return {"slave_ip": ip, "slave_port": self.port}
 
