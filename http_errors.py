@@ -20,9 +20,12 @@ def error_response(message: str, http_status: int, **details):
 
 
 def log_refusal(http_status: int) -> None:
-    """Note a refused caller: who and where, never what they sent."""
+    """Note a refused caller: who and where, never what they sent.
+
+    The path is quoted (%r), so a line break or NUL in it cannot forge log lines.
+    """
     logger.warning(
-        "Refused %s %s from %s (HTTP %d)",
+        "Refused %s %r from %s (HTTP %d)",
         request.method,
         request.path,
         request.remote_addr,
@@ -39,13 +42,18 @@ def install_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def answer_http_error(error: HTTPException):
-        return error_response(error.description, error.code)
+        body, status = error_response(error.description, error.code)
+        # Keep what the error adds beyond its HTML body, such as Allow on a 405.
+        for name, value in error.get_headers():
+            if name.lower() != "content-type":
+                body.headers[name] = value
+        return body, status
 
     @app.errorhandler(Exception)
     def answer_unexpected_error(error: Exception):
         request_id = uuid.uuid4().hex[:16]
         logger.error(
-            "Unexpected error, request id %s, on %s %s",
+            "Unexpected error, request id %s, on %s %r",
             request_id,
             request.method,
             request.path,

@@ -22,6 +22,8 @@ class Setting:
     parse: Callable[[str], Any]
     default: Any
     help: str
+    secret: bool = False
+    """Its value is never shown, not even in the message about a bad one."""
 
 
 def positive_int(value: str) -> int:
@@ -76,8 +78,11 @@ def load_settings(
         try:
             values[setting.name] = setting.parse(raw)
         except ValueError as error:
+            shown = "(its value not shown)" if setting.secret else f"={raw!r}"
+            separator = " " if setting.secret else ""
             raise SettingsError(
-                f"{setting.name}={raw!r} is not valid ({setting.help}): {error}"
+                f"{setting.name}{separator}{shown} is not valid ({setting.help}): "
+                f"{error}"
             ) from None
     return values
 

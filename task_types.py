@@ -16,10 +16,11 @@ class OptionError(ValueError):
 
 
 def parse_positive_int(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise OptionError(f"must be a whole number, got {value!r}") from None
+    # int() would also take " 5", "5_0" and other scripts' digits.
+    digits = value.removeprefix("-")
+    if not (digits.isascii() and digits.isdigit()):
+        raise OptionError(f"must be a whole number, got {value!r}")
+    number = int(value)
     if number < 1:
         raise OptionError(f"must be 1 or more, got {number}")
     return number
@@ -183,6 +184,9 @@ DEFAULT_TASK_TYPE = "image"
 class UnknownTaskTypeError(KeyError):
     def __str__(self) -> str:
         return self.args[0]
+
+
+UPLOAD_FIELDS = frozenset(task_type.upload_field for task_type in TASK_TYPES.values())
 
 
 def get_task_type(name: str) -> TaskType:

@@ -23,6 +23,7 @@ MASTER_SETTINGS = (
         token_setting,
         None,
         "secret shared with every slave; unset: only slaves on this machine can join",
+        secret=True,
     ),
     Setting(
         "API_TOKEN",
@@ -30,6 +31,7 @@ MASTER_SETTINGS = (
         None,
         "secret clients send as `Authorization: Bearer <token>`; unset: uploads are "
         "open to anyone who can reach the master",
+        secret=True,
     ),
     Setting("LOG_LEVEL", str.upper, "INFO", "logging level"),
 )

@@ -54,6 +54,7 @@ SLAVE_SETTINGS = (
         None,
         "secret shared with the master; unset: only a master on this machine can "
         "send tasks",
+        secret=True,
     ),
     Setting("LOG_LEVEL", str.upper, "INFO", "logging level"),
 )

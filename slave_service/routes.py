@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import base64
 import logging
+import math
 import time
 
 from pathlib import Path
 
-from flask import Blueprint, current_app, jsonify, request, send_file
+from flask import Blueprint, Response, current_app, jsonify, request, send_file
 
 from http_errors import error_response, log_refusal
 from slave_service.access import (
@@ -20,6 +21,7 @@ from slave_service.access import (
 from slave_service.worker import Job
 from task_types import (
     DEFAULT_TASK_TYPE,
+    UPLOAD_FIELDS,
     OptionError,
     TaskType,
     UnknownTaskTypeError,
@@ -48,7 +50,7 @@ def answer_access_error(error: AccessError):
 
 @bp.get("/")
 def index():
-    return "Slave is working"
+    return Response("Slave is working", mimetype="text/plain")
 
 
 @bp.get("/check_status")
@@ -77,6 +79,7 @@ def get_task():
     started = time.monotonic()
     task_type = read_offered_task_type()
     uploads = request.files.getlist(task_type.upload_field)
+    refuse_text_in_file_fields()
     if not uploads:
         raise BadTaskError(f"no files in the field {task_type.upload_field!r}")
     try:
@@ -89,15 +92,14 @@ def get_task():
             f"{len(file_ids)} file_id field(s) for {len(uploads)} file(s); a file part "
             "may be malformed"
         )
+    declared_sizes = read_declared_sizes(len(uploads))
     time_limit_s = read_time_limit()
 
     files = [
         (upload.filename or f"unnamed_upload_{number}", upload.read())
         for number, upload in enumerate(uploads)
     ]
-    files, file_ids = drop_incomplete(
-        files, file_ids, request.form.getlist("file_size")
-    )
+    files, file_ids = drop_incomplete(files, file_ids, declared_sizes)
     if not files:
         return jsonify(results=[], errors=[])
     if task_type.whole_request:
@@ -144,21 +146,44 @@ def drop_incomplete(files, file_ids, declared_sizes):
 
     They are left out of the answer, so the master sends them again.
     """
-    if len(declared_sizes) != len(files):
+    if declared_sizes is None:
         return files, file_ids
     kept_files, kept_ids = [], []
     for file, file_id, size in zip(files, file_ids, declared_sizes):
-        if str(len(file[1])) == size:
+        if len(file[1]) == size:
             kept_files.append(file)
             kept_ids.append(file_id)
         else:
             logger.warning(
-                "File %r arrived with %d bytes, not %s; leaving it out",
+                "File %r arrived with %d bytes, not %d; leaving it out",
                 file[0],
                 len(file[1]),
                 size,
             )
     return kept_files, kept_ids
+
+
+def refuse_text_in_file_fields() -> None:
+    """A text part where files go is a mistake to report, not a part to skip."""
+    for name in request.form:
+        if name in UPLOAD_FIELDS:
+            raise BadTaskError(
+                f"the field {name!r} holds text, not a file; send files as file parts"
+            )
+
+
+def read_declared_sizes(file_count: int) -> list[int] | None:
+    """The size the master sent of each file, when it says."""
+    sizes = request.form.getlist("file_size")
+    if not sizes:
+        return None
+    if len(sizes) != file_count or not all(
+        size.isascii() and size.isdigit() for size in sizes
+    ):
+        raise BadTaskError(
+            f"form field 'file_size' must be one byte count per file ({file_count})"
+        )
+    return [int(size) for size in sizes]
 
 
 def read_time_limit() -> float | None:
@@ -170,8 +195,8 @@ def read_time_limit() -> float | None:
         limit_s = float(raw)
     except ValueError:
         raise BadTaskError("form field 'time_limit_s' must be a number") from None
-    if not limit_s > 0:
-        raise BadTaskError("form field 'time_limit_s' must be more than 0")
+    if not (limit_s > 0 and math.isfinite(limit_s)):
+        raise BadTaskError("form field 'time_limit_s' must be a number more than 0")
     return limit_s
 
 

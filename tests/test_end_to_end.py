@@ -42,7 +42,9 @@ def post_files(url, field, paths, **form):
 def test_services_answer_their_status_routes(shared_cluster):
     """GET / and /check_status answer as the original services did."""
     master = shared_cluster.master_url
-    assert requests.get(master).text == "Master is working"
+    index = requests.get(master)
+    assert index.text == "Master is working"
+    assert index.headers["Content-Type"] == "text/plain; charset=utf-8"
     status = requests.get(f"{master}/check_status").json()
     assert status["status"] == "alive"
     assert len(status["slaves"]) == 2
@@ -116,6 +118,19 @@ def test_assign_task_refuses_bad_requests(shared_cluster, tmp_path):
     )
     assert bad_option.status_code == 400
     assert "max_features" in bad_option.json()["error"]
+
+
+def test_text_where_a_file_belongs_is_refused_not_skipped(shared_cluster, tmp_path):
+    """`-F images=photo.jpg` (no @) beside real files gets a 400 naming the field."""
+    samples = make_samples(tmp_path / "samples")
+    response = requests.post(
+        f"{shared_cluster.master_url}/assign_task",
+        data={"task_type": "image", "images": "photo.jpg"},
+        files=[("images", ("real.jpg", samples["image"][0].read_bytes()))],
+    )
+    assert response.status_code == 400
+    assert response.json()["field"] == "images"
+    assert response.json()["error"].startswith("the field 'images' holds text")
 
 
 def test_missing_task_type_means_image_as_before(shared_cluster, tmp_path):

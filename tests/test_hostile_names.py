@@ -8,6 +8,7 @@ import json
 import re
 import tempfile
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 import requests
@@ -164,9 +165,7 @@ def test_hostile_names_sent_by_requests_stay_in_the_type_folder(
 
 
 @pytest.mark.parametrize("task_type", ["image", "text"])
-def test_hostile_names_built_by_hand_stay_in_the_type_folder(
-    shared_cluster, task_type
-):
+def test_hostile_names_built_by_hand_stay_in_the_type_folder(shared_cluster, task_type):
     """Escaped backslashes, RFC 2231 names with NUL, "/" and line breaks stay inside."""
     body, content_type = multipart_body(
         task_type, [parameter for parameter, _, _ in HAND_BUILT_NAMES]
@@ -267,7 +266,11 @@ def test_name_a_slave_sends_back_is_ignored(echoing_slave):
     assert response.status_code == 200, response.text
     text_folder = cluster.results_dir / "text"
     assert response.json()["files"] == [
-        {"filename": name, "saved_file": str(text_folder / result_name)}
+        {
+            "filename": name,
+            "saved_file": str(text_folder / result_name),
+            "result_url": f"/results/text/{quote(result_name)}",
+        }
         for name, result_name in [
             ("report.txt", "report_analysis.json"),
             ("../../notes.txt", "notes_analysis.json"),

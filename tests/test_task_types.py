@@ -175,3 +175,14 @@ def test_parse_options_rejects_bad_lang(raw):
         "form field 'lang' must be tesseract language codes joined by '+', such as "
         f"'eng' or 'eng+fra', got {raw!r}"
     )
+
+
+@pytest.mark.parametrize("value", [" 5", "5_0", "\u0665", "+5", "5.0", ""])
+def test_max_features_takes_plain_ascii_digits_only(value):
+    """int() would take some of these; the option does not."""
+    options = {"max_features": value}
+    if value == "":
+        assert TASK_TYPES["embedding"].parse_options(options) == {}
+        return
+    with pytest.raises(OptionError, match="must be a whole number"):
+        TASK_TYPES["embedding"].parse_options(options)
