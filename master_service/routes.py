@@ -9,6 +9,7 @@ from urllib.parse import quote
 
 from flask import (
     Blueprint,
+    Response,
     current_app,
     jsonify,
     request,
@@ -42,6 +43,7 @@ from master_service.slave_fields import (
 )
 from task_types import (
     DEFAULT_TASK_TYPE,
+    UPLOAD_FIELDS,
     TASK_TYPES,
     OptionError,
     TaskType,
@@ -60,7 +62,7 @@ def registry() -> SlaveRegistry:
 
 @bp.get("/")
 def index():
-    return "Master is working"
+    return Response("Master is working", mimetype="text/plain")
 
 
 @bp.get("/check_status")
@@ -170,9 +172,15 @@ def download_result(task_type_name: str, name: str):
     )
     if task_type_name not in TASK_TYPES or name.startswith("."):
         raise missing
-    folder = Path(current_app.config["MASTER"]["RESULTS_DIR"]) / task_type_name
+    folder = (
+        Path(current_app.config["MASTER"]["RESULTS_DIR"]) / task_type_name
+    ).resolve()
+    path = folder / name
+    # Only results the master wrote: regular files, not links placed in the folder.
+    if path.parent != folder or path.is_symlink() or not path.is_file():
+        raise missing
     try:
-        return send_from_directory(folder.resolve(), name)
+        return send_from_directory(folder, name)
     except NotFound:
         raise missing from None
 
@@ -206,6 +214,13 @@ def is_unreadable_form() -> bool:
 
 def read_uploads(task_type: TaskType) -> tuple[list[FileJob], list[dict]]:
     """The files of the task's field, and an error for each file sent in another."""
+    for name in request.form:
+        if name in UPLOAD_FIELDS:
+            raise BadRequestError(
+                f"the field {name!r} holds text, not a file; send each file as a "
+                f"file part (with curl: -F {name}=@path)",
+                field=name,
+            )
     uploads = request.files.getlist(task_type.upload_field)
     max_files = current_app.config["MASTER"]["MAX_FILES"]
     if sum(1 for _ in request.files.items(multi=True)) > max_files:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import threading
 import time
 from dataclasses import dataclass
 
 import requests
 import urllib3
 
+from master_service.deadline import DeadlinePassed, finish_within
 from master_service.errors import SlaveCallError
 from master_service.registry import SlaveRecord
 from security import CLUSTER_TOKEN_HEADER
@@ -78,29 +78,17 @@ def post_within(
 ) -> bytes:
     """POST and read the whole answer within timeout_s, however slowly it trickles.
 
-    Socket timeouts bound each read only, so the call runs in a thread of its own that
-    is abandoned at the deadline. The thread holds its own copy of the files, so a
-    resend elsewhere is not disturbed, and it ends when the slave closes or the
-    connection's own limits stop it.
+    The abandoned call holds its own copy of the files, so a resend elsewhere is not
+    disturbed.
     """
-    outcome = {}
-
-    def call():
-        try:
-            outcome["body"] = post_and_read(
-                url, form, parts, headers, timeout_s, answer_limit
-            )
-        except SlaveCallError as error:
-            outcome["error"] = error
-
-    caller = threading.Thread(target=call, name="slave-call", daemon=True)
-    caller.start()
-    caller.join(CONNECT_TIMEOUT_S + timeout_s)
-    if caller.is_alive():
-        raise SlaveCallError(f"no complete answer within {timeout_s:g} s")
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["body"]
+    try:
+        return finish_within(
+            lambda: post_and_read(url, form, parts, headers, timeout_s, answer_limit),
+            CONNECT_TIMEOUT_S + timeout_s,
+            "slave-call",
+        )
+    except DeadlinePassed:
+        raise SlaveCallError(f"no complete answer within {timeout_s:g} s") from None
 
 
 def post_and_read(
@@ -160,7 +148,7 @@ def parse_answer(body: bytes, task_type: TaskType) -> ChunkAnswer:
             for item in body["results"]
         }
         errors = {str(item["file_id"]): str(item["error"]) for item in body["errors"]}
-    except (ValueError, KeyError, TypeError, binascii.Error):
+    except (ValueError, KeyError, TypeError, RecursionError, binascii.Error):
         raise SlaveCallError(
             "answered with a body that is not the expected JSON"
         ) from None

@@ -7,10 +7,11 @@ arbitrary host.
 from __future__ import annotations
 
 import json
-import time
 
 import requests
+import urllib3
 
+from master_service.deadline import DeadlinePassed, finish_within
 from master_service.errors import NotASlaveError
 from security import CLUSTER_TOKEN_HEADER
 
@@ -21,21 +22,16 @@ MAX_STATUS_BYTES = 64 * 1024
 
 def check_slave(url: str, task_types: tuple[str, ...], cluster_token: str | None):
     """Raise NotASlaveError unless `url` answers /check_status as such a slave."""
-    headers = {CLUSTER_TOKEN_HEADER: cluster_token} if cluster_token else {}
     try:
-        with requests.get(
-            f"{url}/check_status",
-            headers=headers,
-            timeout=(CONNECT_TIMEOUT_S, ANSWER_TIMEOUT_S),
-            allow_redirects=False,
-            stream=True,
-        ) as response:
-            body = read_small_answer(response)
-            status = response.status_code
-    except (requests.RequestException, OSError, TimeoutError) as error:
+        status, body = finish_within(
+            lambda: fetch_status(url, cluster_token),
+            CONNECT_TIMEOUT_S + ANSWER_TIMEOUT_S,
+            "slave-check",
+        )
+    except DeadlinePassed:
         raise NotASlaveError(
-            f"the slave at {url} does not answer ({type(error).__name__}); start it "
-            "first, and check that this master can reach that address",
+            f"the slave at {url} did not answer /check_status within "
+            f"{CONNECT_TIMEOUT_S + ANSWER_TIMEOUT_S:g} s",
             field="slave_ip",
         ) from None
     if status == 401:
@@ -43,15 +39,15 @@ def check_slave(url: str, task_types: tuple[str, ...], cluster_token: str | None
             f"the slave at {url} refused this master's cluster token; set the same "
             "CLUSTER_TOKEN on both"
         )
-    status_fields = parse_status(body) if status == 200 else None
-    if status_fields is None or status_fields.get("role") != "slave":
+    fields = parse_status(body) if status == 200 else None
+    if fields is None or fields.get("role") != "slave":
         raise NotASlaveError(f"the address {url} does not answer as a slave")
-    if status_fields.get("cluster_token_required") is True and cluster_token is None:
+    if fields.get("cluster_token_required") is True and cluster_token is None:
         raise NotASlaveError(
             f"the slave at {url} needs a cluster token and this master has none; set "
             "the same CLUSTER_TOKEN on both"
         )
-    offered = status_fields.get("task_types")
+    offered = fields.get("task_types")
     if not isinstance(offered, list):
         raise NotASlaveError(f"the address {url} does not answer as a slave")
     missing = [name for name in task_types if name not in offered]
@@ -62,17 +58,29 @@ def check_slave(url: str, task_types: tuple[str, ...], cluster_token: str | None
         )
 
 
-def read_small_answer(response: requests.Response) -> bytes:
-    """Up to one byte past the limit, within ANSWER_TIMEOUT_S however slowly it comes."""
-    deadline = time.monotonic() + ANSWER_TIMEOUT_S
-    body = bytearray()
-    while piece := response.raw.read1(MAX_STATUS_BYTES):
-        body += piece
-        if len(body) > MAX_STATUS_BYTES:
-            break
-        if time.monotonic() > deadline:
-            raise TimeoutError("the answer is too slow")
-    return bytes(body)
+def fetch_status(url: str, cluster_token: str | None) -> tuple[int, bytes]:
+    """The status code and (at most one byte past the limit of) the body."""
+    headers = {CLUSTER_TOKEN_HEADER: cluster_token} if cluster_token else {}
+    try:
+        with requests.get(
+            f"{url}/check_status",
+            headers=headers,
+            timeout=(CONNECT_TIMEOUT_S, ANSWER_TIMEOUT_S),
+            allow_redirects=False,
+            stream=True,
+        ) as response:
+            body = bytearray()
+            while piece := response.raw.read1(MAX_STATUS_BYTES):
+                body += piece
+                if len(body) > MAX_STATUS_BYTES:
+                    break
+            return response.status_code, bytes(body)
+    except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as error:
+        raise NotASlaveError(
+            f"the slave at {url} does not answer ({type(error).__name__}); start it "
+            "first, and check that this master can reach that address",
+            field="slave_ip",
+        ) from None
 
 
 def parse_status(body: bytes) -> dict | None:
@@ -80,6 +88,6 @@ def parse_status(body: bytes) -> dict | None:
         return None
     try:
         fields = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     return fields if isinstance(fields, dict) else None

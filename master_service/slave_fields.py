@@ -31,23 +31,30 @@ def read_slave_address(body) -> tuple[str, int]:
             "field 'slave_ip' is missing or not a string", field="slave_ip"
         )
     ip = normal_host(ip)
-    port = body.get("slave_port")
+    raw_port = body.get("slave_port")
+    port = whole_number(raw_port)
     if isinstance(port, str) and port.isascii() and port.isdigit() and len(port) <= 5:
         port = int(port)
-    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+    if not isinstance(port, int) or not 1 <= port <= 65535:
         raise BadRequestError(
-            f"field 'slave_port' must be a port number 1-65535, got {port!r}",
+            f"field 'slave_port' must be a port number 1-65535, got {raw_port!r}",
             field="slave_port",
         )
     return ip, port
 
 
 def normal_host(value: str) -> str:
-    """An IP address in its usual spelling, or a host name in lower case."""
+    """An IP address in its usual spelling, or a host name in lower case.
+
+    IPv6 zone ids ("fe80::1%eth0") are refused: the text after "%" may be anything,
+    and in a URL it could name another host.
+    """
     try:
-        return str(ipaddress.ip_address(value))
+        address = ipaddress.ip_address(value)
     except ValueError:
-        pass
+        address = None
+    if address is not None and getattr(address, "scope_id", None) is None:
+        return str(address)
     name = value.lower().removesuffix(".")
     labels = name.split(".")
     if (
@@ -79,17 +86,23 @@ def read_task_types(value) -> tuple[str, ...]:
     return tuple(dict.fromkeys(value))
 
 
+def whole_number(value):
+    """JSON's 3.0 is the whole number 3; booleans are not numbers here."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
 def read_workers(value) -> int:
     if value is None:
         return 1
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int)
-        or not 1 <= value <= MAX_SLAVE_WORKERS
-    ):
+    workers = whole_number(value)
+    if not isinstance(workers, int) or not 1 <= workers <= MAX_SLAVE_WORKERS:
         raise BadRequestError(
             f"field 'workers' must be a whole number from 1 to {MAX_SLAVE_WORKERS}, "
             f"got {value!r}",
             field="workers",
         )
-    return value
+    return workers

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import subprocess
 import sys
@@ -16,7 +17,7 @@ from security import bearer_token, is_loopback, token_matches
 from settings import load_settings
 from slave_service.app import create_app as create_slave_app
 from slave_service.config import SLAVE_SETTINGS
-from tests.stub_slave import StubSlave
+from tests.stub_slave import StubSlave, StubSlaveHandler
 
 CLUSTER_TOKEN = "cluster-token-for-tests-0123456789"
 API_TOKEN = "api-token-for-tests-9876543210"
@@ -215,7 +216,16 @@ def test_an_address_that_does_not_answer_is_refused():
 
 
 @pytest.mark.parametrize(
-    "slave_ip", ["not a host", "-bad-.example", "999.1.1.1", "a" * 64 + ".example"]
+    "slave_ip",
+    [
+        "not a host",
+        "-bad-.example",
+        "999.1.1.1",
+        "a" * 64 + ".example",
+        "::1%]@127.0.0.3:36069#",
+        "fe80::1%lo",
+        "::1%1",
+    ],
 )
 def test_slave_ip_must_be_an_ip_address_or_host_name(slave_ip, no_outbound_check):
     """Anything else gets a 400 naming the field, before any contact."""
@@ -345,7 +355,7 @@ def test_unexpected_master_error_is_a_500_with_a_request_id(caplog):
     assert set(body) == {"status", "error", "http_status", "request_id"}
     assert "hunter2" not in response.get_data(as_text=True)
     (record,) = [r for r in caplog.records if body["request_id"] in r.getMessage()]
-    assert "GET /check_status" in record.getMessage()
+    assert "GET '/check_status'" in record.getMessage()
     assert "hunter2" in caplog.text  # the traceback, for whoever reads the log
 
 
@@ -366,6 +376,7 @@ def test_unexpected_slave_error_is_a_500_with_a_request_id(caplog):
         (master_client, "get", "/nowhere", 404),
         (master_client, "get", "/assign_task", 405),
         (master_client, "delete", "/register", 405),
+        (master_client, "delete", "/check_status", 405),
         (slave_client, "get", "/nowhere", 404),
         (slave_client, "get", "/get_task", 405),
     ],
@@ -378,6 +389,8 @@ def test_routing_errors_have_the_error_shape(make_client, method, path, status):
     assert body["status"] == "error"
     assert body["http_status"] == status
     assert isinstance(body["error"], str) and body["error"]
+    if status == 405:
+        assert "GET" in response.headers["Allow"] or "POST" in response.headers["Allow"]
 
 
 def run_client(
@@ -471,5 +484,120 @@ def test_refusals_are_logged_without_what_was_sent(caplog):
             headers={"X-Cluster-Token": "guessed-token-0123456789"},
             environ_base=OTHER_MACHINE,
         )
-    assert "Refused POST /heartbeat from 192.0.2.7 (HTTP 401)" in caplog.text
+    assert "Refused POST '/heartbeat' from 192.0.2.7 (HTTP 401)" in caplog.text
     assert "guessed-token" not in caplog.text
+
+
+@pytest.mark.parametrize(
+    "form, message",
+    [
+        (
+            {"file_size": "-1"},
+            "form field 'file_size' must be one byte count per file (1)",
+        ),
+        (
+            {"file_size": ["5", "5"]},
+            "form field 'file_size' must be one byte count per file (1)",
+        ),
+        ({"time_limit_s": "inf"}, "form field 'time_limit_s' must be a number more"),
+        ({"texts": "not a file"}, "the field 'texts' holds text, not a file"),
+    ],
+)
+def test_slave_refuses_malformed_task_fields(form, message):
+    """A malformed task is a 400 saying what is wrong, never a silent drop."""
+    response = slave_client().post(
+        "/get_task",
+        data={"task_type": "text", "texts": (io.BytesIO(b"words"), "a.txt"), **form},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 400
+    assert response.get_json()["error"].startswith(message)
+
+
+def test_whole_numbers_may_be_written_as_floats():
+    """JSON's 3000.0 is the number 3000, for the port and for workers."""
+    with StubSlave(workers=4) as stub:
+        body = {**stub.registration(), "slave_port": float(stub.port), "workers": 4.0}
+        response = master_client().post("/register", json=body)
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["address"] == f"127.0.0.1:{stub.port}"
+    assert response.get_json()["workers"] == 4
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("slave_port", 3000.5),
+        ("slave_port", True),
+        ("workers", 1.5),
+        ("workers", False),
+    ],
+)
+def test_fractions_and_booleans_are_not_whole_numbers(field, value, no_outbound_check):
+    """3000.5 and true are refused with a 400 naming the field."""
+    body = {"slave_ip": "127.0.0.1", "slave_port": 3000, field: value}
+    response = master_client().post("/register", json=body)
+    assert response.status_code == 400
+    assert response.get_json()["field"] == field
+
+
+def test_a_refused_path_cannot_forge_log_lines(caplog):
+    """A line break or NUL in a refused path is logged quoted, on one line."""
+    client = master_client(API_TOKEN=API_TOKEN)
+    with caplog.at_level(logging.WARNING):
+        client.get("/results/text/x%0AFORGED%00line")
+    (line,) = [r.getMessage() for r in caplog.records if "Refused" in r.getMessage()]
+    assert (
+        line
+        == "Refused GET '/results/text/x\\nFORGED\\x00line' from 127.0.0.1 (HTTP 401)"
+    )
+
+
+class TricklingStatusHandler(StubSlaveHandler):
+    """Sends the status line of /check_status, then a header byte every second."""
+
+    def do_GET(self):
+        try:
+            self.wfile.write(b"HTTP/1.1 200 OK\r\n")
+            for _ in range(20):
+                self.wfile.write(b"X")
+                self.wfile.flush()
+                time.sleep(1)
+        except OSError:
+            return
+
+
+class RawStatusHandler(StubSlaveHandler):
+    """Answers /check_status with the server's raw bytes, whatever they are."""
+
+    def do_GET(self):
+        self.wfile.write(self.server.raw_answer)
+
+
+def test_a_trickling_status_answer_cannot_hold_a_registration():
+    """The whole check of a slave ends within its deadline, with a 422."""
+    with StubSlave(handler=TricklingStatusHandler) as stub:
+        started = time.monotonic()
+        response = stub.register_with_client(master_client())
+        elapsed = time.monotonic() - started
+    assert response.status_code == 422
+    assert "did not answer /check_status within 8 s" in response.get_json()["error"]
+    assert elapsed < 12
+
+
+@pytest.mark.parametrize(
+    "raw_answer",
+    [
+        b"HTTP/1.1 200 OK\r\nContent-Length: 60000\r\n\r\n"
+        + b"[" * 30000
+        + b"]" * 30000,
+        b'HTTP/1.1 200 OK\r\nContent-Length: 500\r\n\r\n{"role": "slave"',
+    ],
+    ids=["deeply-nested-json", "body-shorter-than-declared"],
+)
+def test_odd_status_answers_are_a_422_not_a_500(raw_answer):
+    """Deep JSON and a cut-off body mean "not a slave", never an internal error."""
+    with StubSlave(handler=RawStatusHandler) as stub:
+        stub.server.raw_answer = raw_answer
+        response = stub.register_with_client(master_client())
+    assert response.status_code == 422

@@ -82,3 +82,22 @@ def test_downloads_need_the_api_token_when_it_is_set(tmp_path):
     assert refused.get_json()["error"].startswith("missing or wrong API token")
     assert allowed.status_code == 200
     assert allowed.get_json() == {"words": 1}
+
+
+def test_links_placed_in_a_results_folder_are_not_followed(tmp_path):
+    """A symbolic link in RESULTS_DIR/<type>/ is not served, wherever it points."""
+    folder = tmp_path / "results" / "text"
+    folder.mkdir(parents=True)
+    (tmp_path / "secret.txt").write_text("not a result")
+    (folder / "real_analysis.json").write_text("{}")
+    (folder / "up_analysis.json").symlink_to("../../secret.txt")
+    (folder / "real_link.json").symlink_to("real_analysis.json")
+    client = create_app(
+        {"API_TOKEN": None, "CLUSTER_TOKEN": None, "RESULTS_DIR": str(folder.parent)}
+    ).test_client()
+
+    assert client.get("/results/text/real_analysis.json").status_code == 200
+    for name in ("up_analysis.json", "real_link.json"):
+        response = client.get(f"/results/text/{name}")
+        assert response.status_code == 404
+        assert "not a result" not in response.get_data(as_text=True)
