@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 
+import waitress.utilities
 from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
@@ -64,3 +66,22 @@ def install_error_handlers(app: Flask) -> None:
             500,
             request_id=request_id,
         )
+
+
+def answer_server_errors_in_json(too_large: dict | None = None) -> None:
+    """Make the answers waitress sends itself, before the app sees a request, JSON.
+
+    Waitress has no hook for these (a malformed request, headers too large, a body
+    over its limit), so its error class is given a new method; check this when
+    upgrading waitress. `too_large`, if given, is the body for its 413.
+    """
+
+    def to_response(error, ident=None):
+        if too_large is not None and error.code == 413:
+            fields = too_large
+        else:
+            fields = error_body(f"{error.reason}: {error.body}", error.code)
+        headers = [("Content-Type", "application/json")]
+        return f"{error.code} {error.reason}", headers, json.dumps(fields).encode()
+
+    waitress.utilities.Error.to_response = to_response

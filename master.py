@@ -1,40 +1,17 @@
 """Start the master: `python master.py` (settings from the environment or `.env`)."""
 
-import json
 import logging
 
 import waitress
-import waitress.utilities
 
+from http_errors import answer_server_errors_in_json, error_body
 from master_service.app import BYTES_PER_MB, create_app
 from master_service.config import MASTER_SETTINGS
-from http_errors import error_body
 from master_service.liveness import LivenessMonitor
 from security import SET_A_TOKEN, is_loopback
 from settings import load_settings_or_exit
 
 logger = logging.getLogger("master")
-
-
-def refuse_large_bodies_in_json(max_upload_mb: int) -> None:
-    """Make waitress's own 413, sent before Flask sees the body, JSON like the rest.
-
-    Waitress has no hook for this answer, so its error class is given a new method.
-    """
-    body = json.dumps(
-        error_body(
-            f"the upload is larger than MAX_UPLOAD_MB={max_upload_mb} MB; "
-            "send fewer or smaller files per request",
-            413,
-            limit="MAX_UPLOAD_MB",
-        )
-    ).encode()
-
-    def to_response(error, ident=None):
-        headers = [("Content-Type", "application/json")]
-        return f"{error.code} {error.reason}", headers, body
-
-    waitress.utilities.RequestEntityTooLarge.to_response = to_response
 
 
 def log_access_rules(config: dict) -> None:
@@ -73,7 +50,14 @@ def main() -> None:
         config["RESULTS_DIR"],
     )
     log_access_rules(config)
-    refuse_large_bodies_in_json(config["MAX_UPLOAD_MB"])
+    answer_server_errors_in_json(
+        too_large=error_body(
+            f"the upload is larger than MAX_UPLOAD_MB={config['MAX_UPLOAD_MB']} MB; "
+            "send fewer or smaller files per request",
+            413,
+            limit="MAX_UPLOAD_MB",
+        )
+    )
     LivenessMonitor(app.extensions["slave_registry"]).start()
     waitress.serve(
         app,

@@ -9,6 +9,7 @@ from pathlib import Path
 import waitress
 from dotenv import load_dotenv
 
+from http_errors import answer_server_errors_in_json
 from slave_service.app import create_app
 from settings import load_settings_or_exit
 from slave_service.config import SLAVE_SETTINGS
@@ -73,6 +74,7 @@ def main() -> None:
         threads=config["SLAVE_THREADS"],
         ident="slave",
     )
+    answer_server_errors_in_json()
     signal.signal(signal.SIGTERM, stop_on_terminate)
     logger.info(
         "Slave listening on %s:%s with %d worker(s), offering %s",

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import io
+import json
 import logging
+import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 
 import pytest
 
@@ -601,3 +604,41 @@ def test_odd_status_answers_are_a_422_not_a_500(raw_answer):
         stub.server.raw_answer = raw_answer
         response = stub.register_with_client(master_client())
     assert response.status_code == 422
+
+
+def raw_exchange(url: str, request_bytes: bytes) -> tuple[int, dict]:
+    """Send raw bytes to a loopback service; its status and JSON body."""
+    parts = urllib.parse.urlsplit(url)
+    with socket.create_connection((parts.hostname, parts.port), timeout=10) as conn:
+        conn.sendall(request_bytes)
+        answer = b""
+        try:
+            while chunk := conn.recv(65536):
+                answer += chunk
+        except ConnectionResetError:  # closed with some of the request unread
+            if not answer:
+                raise
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status = int(head.split()[1])
+    assert b"Content-Type: application/json" in head
+    return status, json.loads(body)
+
+
+@pytest.mark.parametrize(
+    "request_bytes, status",
+    [
+        (b"NOT A REQUEST\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: x\r\nno colon here\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 262_200 + b"\r\n\r\n", 431),
+        (b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 501),
+    ],
+    ids=["bad-request-line", "bad-header", "huge-header", "unknown-encoding"],
+)
+def test_errors_waitress_answers_itself_have_the_error_shape(
+    shared_cluster, request_bytes, status
+):
+    """Malformed HTTP gets JSON errors from the master and the slaves alike."""
+    for url in (shared_cluster.master_url, shared_cluster.slaves[0].url):
+        answered, body = raw_exchange(url, request_bytes)
+        assert answered == status
+        assert body["status"] == "error" and body["http_status"] == status
