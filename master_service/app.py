@@ -10,7 +10,7 @@ from master_service.config import load_master_config
 from master_service.errors import (
     ApiError,
     ForbiddenError,
-    TooManyFilesError,
+    FormTooLargeError,
     UnauthorizedError,
 )
 from master_service.registry import SlaveRegistry
@@ -39,10 +39,15 @@ def create_app(config: dict | None = None) -> Flask:
 
     @app.errorhandler(RequestEntityTooLarge)
     def answer_too_large(error):
-        # Werkzeug raises the same error for too many form parts as for too many bytes.
+        # Werkzeug raises the same error for too many form parts, and for a text field
+        # over its memory limit, as for too many bytes.
         if (request.content_length or 0) <= app.config["MAX_CONTENT_LENGTH"]:
-            too_many = TooManyFilesError(settings["MAX_FILES"])
-            return jsonify(too_many.to_json()), too_many.status
+            over_limit = FormTooLargeError(
+                settings["MAX_FILES"],
+                FORM_PARTS_BEYOND_FILES,
+                app.config["MAX_FORM_MEMORY_SIZE"] // 1000,
+            )
+            return jsonify(over_limit.to_json()), over_limit.status
         message = (
             f"the upload is larger than MAX_UPLOAD_MB={settings['MAX_UPLOAD_MB']} MB; "
             "send fewer or smaller files per request"

@@ -33,6 +33,18 @@ class TooManyFilesError(ApiError):
         )
 
 
+class FormTooLargeError(ApiError):
+    status = 400
+
+    def __init__(self, max_files: int, other_fields: int, max_field_kb: int):
+        super().__init__(
+            f"the form is over this master's limits: at most MAX_FILES={max_files} "
+            f"files and {other_fields} other fields, each text field at most "
+            f"{max_field_kb} KB; split the request, and send large values as files",
+            limit="MAX_FILES",
+        )
+
+
 class UnauthorizedError(ApiError):
     """A missing or wrong token."""
 

@@ -642,3 +642,20 @@ def test_errors_waitress_answers_itself_have_the_error_shape(
         answered, body = raw_exchange(url, request_bytes)
         assert answered == status
         assert body["status"] == "error" and body["http_status"] == status
+
+
+def test_a_huge_text_field_gets_a_message_that_fits_it():
+    """A 600 KB text field is not reported as too many files."""
+    response = master_client().post(
+        "/assign_task",
+        data={
+            "task_type": "text",
+            "password": "x" * 600_000,
+            "texts": (io.BytesIO(b"words"), "a.txt"),
+        },
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 400
+    body = response.get_json()
+    assert body["limit"] == "MAX_FILES"
+    assert "each text field at most 500 KB" in body["error"]
