@@ -87,9 +87,7 @@ def register():
     task_types = read_task_types(body.get("task_types"))
     workers = read_workers(body.get("workers"))
     require_allowed_slave_address(ip)
-    check_slave(
-        SlaveRecord(ip, port, task_types, workers).url, task_types, cluster_token()
-    )
+    check_slave(SlaveRecord(ip, port, task_types, workers), task_types, cluster_token())
 
     slave, is_new = registry().register(ip, port, task_types, workers)
     if is_new:

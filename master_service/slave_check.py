@@ -6,13 +6,13 @@ arbitrary host.
 
 from __future__ import annotations
 
+import http.client
 import json
 
-import requests
-import urllib3
-
-from master_service.deadline import DeadlinePassed, finish_within
+from deadline import DeadlinePassed
+from master_service.bounded_http import AnswerTooLarge, exchange
 from master_service.errors import NotASlaveError
+from master_service.registry import SlaveRecord
 from security import CLUSTER_TOKEN_HEADER
 
 CONNECT_TIMEOUT_S = 3.0
@@ -20,13 +20,23 @@ ANSWER_TIMEOUT_S = 5.0
 MAX_STATUS_BYTES = 64 * 1024
 
 
-def check_slave(url: str, task_types: tuple[str, ...], cluster_token: str | None):
-    """Raise NotASlaveError unless `url` answers /check_status as such a slave."""
+def check_slave(
+    slave: SlaveRecord, task_types: tuple[str, ...], cluster_token: str | None
+) -> None:
+    """Raise NotASlaveError unless the address answers /check_status as such a slave."""
+    url = slave.url
+    headers = {CLUSTER_TOKEN_HEADER: cluster_token} if cluster_token else {}
     try:
-        status, body = finish_within(
-            lambda: fetch_status(url, cluster_token),
-            CONNECT_TIMEOUT_S + ANSWER_TIMEOUT_S,
-            "slave-check",
+        answer = exchange(
+            slave.ip,
+            slave.port,
+            "GET",
+            "/check_status",
+            headers=headers,
+            connect_timeout_s=CONNECT_TIMEOUT_S,
+            timeout_s=ANSWER_TIMEOUT_S,
+            answer_limit=MAX_STATUS_BYTES,
+            name="slave-check",
         )
     except DeadlinePassed:
         raise NotASlaveError(
@@ -34,6 +44,15 @@ def check_slave(url: str, task_types: tuple[str, ...], cluster_token: str | None
             f"{CONNECT_TIMEOUT_S + ANSWER_TIMEOUT_S:g} s",
             field="slave_ip",
         ) from None
+    except AnswerTooLarge:
+        raise NotASlaveError(f"the address {url} does not answer as a slave") from None
+    except (http.client.HTTPException, OSError) as error:
+        raise NotASlaveError(
+            f"the slave at {url} does not answer ({type(error).__name__}); start it "
+            "first, and check that this master can reach that address",
+            field="slave_ip",
+        ) from None
+    status, body = answer.status, answer.body
     if status == 401:
         raise NotASlaveError(
             f"the slave at {url} refused this master's cluster token; set the same "
@@ -58,34 +77,7 @@ def check_slave(url: str, task_types: tuple[str, ...], cluster_token: str | None
         )
 
 
-def fetch_status(url: str, cluster_token: str | None) -> tuple[int, bytes]:
-    """The status code and (at most one byte past the limit of) the body."""
-    headers = {CLUSTER_TOKEN_HEADER: cluster_token} if cluster_token else {}
-    try:
-        with requests.get(
-            f"{url}/check_status",
-            headers=headers,
-            timeout=(CONNECT_TIMEOUT_S, ANSWER_TIMEOUT_S),
-            allow_redirects=False,
-            stream=True,
-        ) as response:
-            body = bytearray()
-            while piece := response.raw.read1(MAX_STATUS_BYTES):
-                body += piece
-                if len(body) > MAX_STATUS_BYTES:
-                    break
-            return response.status_code, bytes(body)
-    except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as error:
-        raise NotASlaveError(
-            f"the slave at {url} does not answer ({type(error).__name__}); start it "
-            "first, and check that this master can reach that address",
-            field="slave_ip",
-        ) from None
-
-
 def parse_status(body: bytes) -> dict | None:
-    if len(body) > MAX_STATUS_BYTES:
-        return None
     try:
         fields = json.loads(body)
     except (ValueError, RecursionError):

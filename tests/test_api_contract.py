@@ -352,9 +352,7 @@ def test_every_documented_answer_is_produced_here(service):
     assert documented_exchanges(DOCUMENTS[service]) == produced
 
 
-@pytest.mark.parametrize(
-    "exchange", EXCHANGES, ids=lambda key: " ".join(map(str, key))
-)
+@pytest.mark.parametrize("exchange", EXCHANGES, ids=lambda key: " ".join(map(str, key)))
 def test_real_answer_matches_document(clusters, exchange):
     """The service gives the documented status, and the answer matches the document."""
     service, method, path, status = exchange

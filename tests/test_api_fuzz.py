@@ -157,9 +157,7 @@ def test_master_keeps_its_contract_without_cluster_token(case, cluster):
 
 
 @registration_api.parametrize()
-def test_registrations_keep_the_contract_with_cluster_token(
-    case, registration_cluster
-):
+def test_registrations_keep_the_contract_with_cluster_token(case, registration_cluster):
     """Registrations and heartbeats with the token answer as documented."""
     aim_at_own_slave(case, registration_cluster.slaves[0].port)
 

@@ -332,6 +332,17 @@ def test_a_slave_cannot_stall_or_flood_the_master(handler, message):
                 [("0", "a.txt", io.BytesIO(b"words"))],
                 2.0,
             )
+        # The abandoned call's thread is woken and ends; it does not linger.
+        assert wait_until_no_thread_named("slave-call", timeout_s=2.0)
     finally:
         server.shutdown()
     assert time.monotonic() - started < 10
+
+
+def wait_until_no_thread_named(name: str, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if not any(t.name == name for t in threading.enumerate()):
+            return True
+        time.sleep(0.05)
+    return False

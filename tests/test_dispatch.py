@@ -1,17 +1,21 @@
 """Tests of sharing a request's files among slaves, with fake slaves instead of HTTP."""
 
 import base64
+import http.client
 import io
 import json
 import threading
 import time
 
 import pytest
-import requests
+from werkzeug.test import EnvironBuilder
+from werkzeug.wrappers import Request
 
+from deadline import DeadlinePassed
 from master_service import dispatch as dispatch_module
 from master_service import slave_calls
 from master_service.dispatch import Dispatch, DispatchSettings, FileJob
+from master_service.bounded_http import Answer, AnswerTooLarge
 from master_service.errors import SlaveCallError
 from master_service.registry import SlaveRegistry
 from master_service.slave_calls import ChunkAnswer, parse_answer, send_chunk
@@ -585,14 +589,6 @@ def test_recovered_slave_takes_files_it_has_not_failed_first(
     assert all(job.saved_path for job in jobs)
 
 
-class FakeResponse(requests.Response):
-    def __init__(self, status_code: int, body: bytes):
-        super().__init__()
-        self.status_code = status_code
-        self._content = body
-        self._content_consumed = True
-
-
 def test_parse_answer_decodes_results_and_errors():
     """A slave's JSON answer gives result bytes and error messages keyed by file id."""
     body = {
@@ -624,68 +620,80 @@ def test_parse_answer_rejects_unexpected_bodies(body):
 
 
 @pytest.mark.parametrize(
-    "raised_by_post, message",
+    "raised, message",
     [
-        (requests.ReadTimeout(), "no answer within 7 s"),
-        (requests.ConnectionError(), "connection failed (ConnectionError)"),
-        (
-            requests.exceptions.ChunkedEncodingError(),
-            "connection failed (ChunkedEncodingError)",
-        ),
+        (TimeoutError(), "no answer within 7 s"),
+        (DeadlinePassed(), "no complete answer within 7 s"),
+        (AnswerTooLarge(), "answered with more than 64 MB for this chunk"),
+        (ConnectionRefusedError(), "connection failed (ConnectionRefusedError)"),
+        (http.client.IncompleteRead(b""), "connection failed (IncompleteRead)"),
+        (http.client.LineTooLong("header"), "connection failed (LineTooLong)"),
     ],
 )
 def test_send_chunk_turns_transport_errors_into_slave_call_errors(
-    registry, monkeypatch, raised_by_post, message
+    registry, monkeypatch, raised, message
 ):
     """Timeouts and connection problems become SlaveCallError with a clear reason."""
     slave, _ = registry.register("10.0.0.1", 3000, ("text",), 1)
 
-    def post(url, **kwargs):
-        raise raised_by_post
+    def exchange(*args, **kwargs):
+        raise raised
 
-    monkeypatch.setattr(slave_calls.requests, "post", post)
+    monkeypatch.setattr(slave_calls, "exchange", exchange)
 
-    with pytest.raises(SlaveCallError) as raised:
+    with pytest.raises(SlaveCallError) as raised_error:
         send_chunk(
             slave, TASK_TYPES["text"], {}, [("0", "a.txt", io.BytesIO(b"a"))], 7.0
         )
 
-    assert str(raised.value) == message
+    assert str(raised_error.value) == message
 
 
 def test_send_chunk_posts_the_files_and_rejects_http_errors(registry, monkeypatch):
     """Files go to /get_task with their ids; a non-200 status raises SlaveCallError."""
     slave, _ = registry.register("10.0.0.1", 3000, ("ocr",), 1)
-    posted = []
+    sent = []
 
-    def post(url, **kwargs):
-        posted.append((url, kwargs))
-        return FakeResponse(503, b"{}")
+    def exchange(host, port, method, path, **kwargs):
+        sent.append((host, port, method, path, kwargs))
+        return Answer(503, b"{}")
 
-    monkeypatch.setattr(slave_calls.requests, "post", post)
+    monkeypatch.setattr(slave_calls, "exchange", exchange)
     stream = io.BytesIO(b"image")
     stream.read()
 
     with pytest.raises(SlaveCallError) as raised:
         send_chunk(
-            slave, TASK_TYPES["ocr"], {"lang": "deu"}, [("4", "a.png", stream)], 7.0
+            slave,
+            TASK_TYPES["ocr"],
+            {"lang": "deu"},
+            [("4", "a.png", stream)],
+            7.0,
+            "cluster-token-0123456789",
         )
 
     assert str(raised.value) == "answered HTTP 503"
-    ((url, kwargs),) = posted
-    assert url == "http://10.0.0.1:3000/get_task"
-    assert kwargs["data"] == {
-        "task_type": "ocr",
-        "lang": "deu",
+    ((host, port, method, path, kwargs),) = sent
+    assert (host, port, method, path) == ("10.0.0.1", 3000, "POST", "/get_task")
+    assert kwargs["headers"]["X-Cluster-Token"] == "cluster-token-0123456789"
+    assert (kwargs["connect_timeout_s"], kwargs["timeout_s"]) == (5.0, 7.0)
+    form_request = Request(
+        EnvironBuilder(
+            method="POST",
+            input_stream=io.BytesIO(kwargs["body"]),
+            content_type=kwargs["headers"]["Content-Type"],
+            content_length=len(kwargs["body"]),
+        ).get_environ()
+    )
+    assert form_request.form.to_dict(flat=False) == {
+        "task_type": ["ocr"],
+        "lang": ["deu"],
         "file_id": ["4"],
         "file_size": ["5"],
-        "time_limit_s": "5",
+        "time_limit_s": ["5"],
     }
-    assert kwargs["files"] == [
-        ("images", ("a.png", b"image", "application/octet-stream"))
-    ]
-    assert kwargs["timeout"] == (5.0, 7.0)
-    assert kwargs["stream"] is True
+    (upload,) = form_request.files.getlist("images")
+    assert (upload.filename, upload.read()) == ("a.png", b"image")
 
 
 def test_dead_registered_slaves_cost_one_attempt_each_not_the_files(
