@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import socket
 
 from flask import request
 
@@ -61,12 +62,22 @@ def normal_host(value: str) -> str:
         len(name) > MAX_HOST_NAME_LENGTH
         or not all(HOST_NAME_LABEL.fullmatch(label) for label in labels)
         or labels[-1].isdigit()
+        or is_numeric_address(name)
     ):
         raise BadRequestError(
             f"field 'slave_ip' must be an IP address or a host name, got {value!r}",
             field="slave_ip",
         )
     return name
+
+
+def is_numeric_address(name: str) -> bool:
+    """Names such as 0x7f000001 or 127.1, which resolvers read as IPv4 addresses."""
+    try:
+        socket.inet_aton(name)
+    except OSError:
+        return False
+    return True
 
 
 def read_task_types(value) -> tuple[str, ...]:

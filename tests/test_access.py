@@ -229,6 +229,9 @@ def test_an_address_that_does_not_answer_is_refused():
         "::1%]@127.0.0.3:36069#",
         "fe80::1%lo",
         "::1%1",
+        "0x7f000001",
+        "127.0.0.0x1",
+        "0x7f.1",
     ],
 )
 def test_slave_ip_must_be_an_ip_address_or_host_name(slave_ip, no_outbound_check):
