@@ -9,72 +9,29 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import uuid
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import requests
 
-from security import is_loopback
+from client_upload import MasterAnswer, MultipartUpload, UnreadableAnswer, post_upload
+from deadline import DeadlinePassed
+from security import TOKEN_CHARACTERS, is_loopback
 from task_types import TASK_TYPES
 
 EXIT_ALL_PROCESSED = 0
 EXIT_SOME_FAILED = 1
 EXIT_USAGE = 2
-CONNECT_TIMEOUT_S = 10.0
 DEFAULT_READ_TIMEOUT_S = 3600.0
-STREAM_CHUNK_BYTES = 1024 * 1024
-
-
-class MultipartUpload:
-    """A multipart/form-data body read from disk as it is sent, its length known first."""
-
-    def __init__(self, fields: list[tuple[str, str]], files: list[tuple[str, Path]]):
-        self.boundary = uuid.uuid4().hex
-        self._pieces: list[bytes | Path] = []
-        for name, value in fields:
-            self._pieces.append(self._part_header(name) + value.encode() + b"\r\n")
-        for name, path in files:
-            self._pieces.append(self._part_header(name, path.name))
-            self._pieces.append(path)
-            self._pieces.append(b"\r\n")
-        self._pieces.append(f"--{self.boundary}--\r\n".encode())
-
-    @property
-    def content_type(self) -> str:
-        return f"multipart/form-data; boundary={self.boundary}"
-
-    def _part_header(self, name: str, filename: str | None = None) -> bytes:
-        disposition = f'form-data; name="{name}"'
-        if filename is not None:
-            quoted = filename.replace("\\", "\\\\").replace('"', "%22")
-            quoted = quoted.replace("\r", "").replace("\n", "")
-            disposition += f'; filename="{quoted}"'
-            disposition += "\r\nContent-Type: application/octet-stream"
-        return (
-            f"--{self.boundary}\r\nContent-Disposition: {disposition}\r\n\r\n".encode()
-        )
-
-    def __len__(self) -> int:
-        return sum(
-            piece.stat().st_size if isinstance(piece, Path) else len(piece)
-            for piece in self._pieces
-        )
-
-    def __iter__(self):
-        for piece in self._pieces:
-            if isinstance(piece, bytes):
-                yield piece
-                continue
-            with piece.open("rb") as handle:
-                while chunk := handle.read(STREAM_CHUNK_BYTES):
-                    yield chunk
+MAX_TIMEOUT_S = 30 * 24 * 3600.0
 
 
 def positive_seconds(value: str) -> float:
     seconds = float(value)
-    if not seconds > 0:
-        raise argparse.ArgumentTypeError(f"must be more than 0, got {value}")
+    if not 0 < seconds <= MAX_TIMEOUT_S:
+        raise argparse.ArgumentTypeError(
+            f"must be more than 0 and at most {MAX_TIMEOUT_S:g}, got {value}"
+        )
     return seconds
 
 
@@ -143,7 +100,8 @@ def collect_files(paths: list[Path]) -> list[Path]:
     return files
 
 
-def send(args, files: list[Path]) -> requests.Response:
+def send(args, files: list[Path]) -> MasterAnswer:
+    """Upload the files and read the whole answer, all within --timeout."""
     task_type = TASK_TYPES[args.task_type]
     fields = [("task_type", task_type.name)] + [
         (o.name, getattr(args, o.name))
@@ -151,35 +109,55 @@ def send(args, files: list[Path]) -> requests.Response:
         if getattr(args, o.name) is not None
     ]
     body = MultipartUpload(fields, [(task_type.upload_field, f) for f in files])
-    headers = {"Content-Type": body.content_type}
-    if args.api_token:
-        headers["Authorization"] = f"Bearer {args.api_token}"
-    return requests.post(
-        f"{args.master_url.rstrip('/')}/assign_task",
-        data=body,
-        headers=headers,
-        timeout=(CONNECT_TIMEOUT_S, args.timeout),
+    return post_upload(
+        f"{args.master_url.rstrip('/')}/assign_task", body, args.api_token, args.timeout
     )
+
+
+def shown(value) -> str:
+    """Text from the master made safe for a terminal: control characters escaped."""
+    text = str(value)
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def report(files: list[Path], answer: dict) -> int:
+    """One line per file sent, then a summary; a file the answer skips has failed."""
     outcomes = answer.get("files")
-    if outcomes is None:  # a master that does not list outcomes per file
-        outcomes = [{"saved_file": p} for p in answer.get("saved_files", [])]
-        outcomes += answer.get("failed", [])
-        files = [Path(o.get("filename", "?")) for o in outcomes]
-    for path, outcome in zip(files, outcomes):
-        if "saved_file" in outcome:
-            print(f"ok      {path} -> {outcome['saved_file']}")
+    if isinstance(outcomes, list):
+        pairs = [
+            (shown(path), outcomes[n] if n < len(outcomes) else None)
+            for n, path in enumerate(files)
+        ]
+    else:  # a master that does not list each file: its names, in its order
+        listed = [{"saved_file": p} for p in as_list(answer.get("saved_files"))]
+        listed += as_list(answer.get("failed"))
+        pairs = [(shown(outcome_name(o)), o) for o in listed]
+        pairs += [("(a file)", None)] * (len(files) - len(listed))
+    failed = 0
+    for name, outcome in pairs:
+        if not isinstance(outcome, dict):
+            failed += 1
+            print(f"FAILED  {name}: the master's answer says nothing of it")
+        elif "saved_file" in outcome:
+            print(f"ok      {name} -> {shown(outcome['saved_file'])}")
         else:
-            print(f"FAILED  {path}: {outcome.get('error')}")
-    failed = len(answer.get("failed", []))
-    total = len(outcomes)
+            failed += 1
+            print(f"FAILED  {name}: {shown(outcome.get('error'))}")
     print(
-        f"{total - failed} of {total} file(s) processed, {failed} failed "
-        f"(task type {answer.get('task_type')})"
+        f"{len(pairs) - failed} of {len(pairs)} file(s) processed, {failed} failed "
+        f"(task type {shown(answer.get('task_type'))})"
     )
     return EXIT_ALL_PROCESSED if failed == 0 else EXIT_SOME_FAILED
+
+
+def outcome_name(outcome) -> str:
+    if isinstance(outcome, dict):
+        return str(outcome.get("filename", outcome.get("saved_file", "?")))
+    return "?"
+
+
+def as_list(value) -> list:
+    return value if isinstance(value, list) else []
 
 
 def is_private_route(master_url: str) -> bool:
@@ -212,13 +190,19 @@ def main(argv: list[str] | None = None) -> int:
         print("error: the folders given hold no files", file=sys.stderr)
         return EXIT_USAGE
 
-    if not args.master_url.startswith(("http://", "https://")):
-        print(
-            f"error: the master URL must start with http:// or https://, such as "
-            f"http://{args.master_url}",
-            file=sys.stderr,
-        )
+    problem = master_url_problem(args.master_url)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
         return EXIT_USAGE
+    if args.api_token is not None:
+        args.api_token = args.api_token.strip()
+        if args.api_token and not TOKEN_CHARACTERS.fullmatch(args.api_token):
+            print(
+                "error: the API token holds characters an HTTP header cannot carry "
+                "(spaces, line breaks or non-ASCII); check how API_TOKEN was set",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
     if args.api_token and not is_private_route(args.master_url):
         print(
             "warning: the API token goes over plain HTTP; serve the master behind "
@@ -226,29 +210,55 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
     try:
-        response = send(args, files)
+        answer = send(args, files)
     except requests.exceptions.InvalidURL as error:
         print(f"error: {args.master_url} is not a usable URL: {error}", file=sys.stderr)
         return EXIT_USAGE
     except requests.ConnectionError:
         print(
-            f"error: cannot reach the master at {args.master_url}; check that "
-            "`python master.py` runs there and that the address and port are right",
+            f"error: cannot reach the master at {args.master_url}, or it broke the "
+            "connection; check that `python master.py` runs there and that the "
+            "address and port are right",
             file=sys.stderr,
         )
         return EXIT_USAGE
-    except requests.Timeout:
+    except (requests.Timeout, DeadlinePassed):
         print(
             f"error: the master at {args.master_url} did not answer within "
-            f"{args.timeout:g} s (see --timeout)",
+            f"{args.timeout:g} s (see --timeout); it still finishes and stores the "
+            "results",
             file=sys.stderr,
         )
         return EXIT_USAGE
+    except (requests.RequestException, UnreadableAnswer) as error:
+        reason = error if isinstance(error, UnreadableAnswer) else type(error).__name__
+        print(
+            f"error: the master's answer could not be read ({reason}); "
+            f"is {args.master_url} really the master?",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    return explain(answer, files, args.master_url)
 
+
+def master_url_problem(master_url: str) -> str | None:
+    if not master_url.startswith(("http://", "https://")):
+        return (
+            "the master URL must start with http:// or https://, such as "
+            f"http://{master_url}"
+        )
     try:
-        answer = response.json()
-    except ValueError:
-        if response.status_code == 413:
+        urlsplit(master_url).port
+    except ValueError as error:
+        return f"{master_url} is not a usable URL: {error}"
+    return None
+
+
+def explain(answer: MasterAnswer, files: list[Path], master_url: str) -> int:
+    """Print what the master said and return the exit status."""
+    fields = answer.json_object()
+    if fields is None:
+        if answer.status == 413:
             print(
                 "error: the upload is larger than the master accepts (its "
                 "MAX_UPLOAD_MB); send fewer or smaller files",
@@ -256,19 +266,19 @@ def main(argv: list[str] | None = None) -> int:
             )
             return EXIT_USAGE
         print(
-            f"error: the master answered HTTP {response.status_code} without JSON; "
-            f"is {args.master_url} really the master?",
+            f"error: the master answered HTTP {answer.status} without the expected "
+            f"JSON; is {master_url} really the master?",
             file=sys.stderr,
         )
         return EXIT_USAGE
-    if response.status_code != 200:
+    if answer.status != 200:
         print(
-            f"error: the master refused the request (HTTP {response.status_code}): "
-            f"{answer.get('error')}",
+            f"error: the master refused the request (HTTP {answer.status}): "
+            f"{shown(fields.get('error') or 'no reason given')}",
             file=sys.stderr,
         )
-        return EXIT_USAGE if response.status_code < 500 else EXIT_SOME_FAILED
-    return report(files, answer)
+        return EXIT_USAGE if answer.status < 500 else EXIT_SOME_FAILED
+    return report(files, fields)
 
 
 if __name__ == "__main__":

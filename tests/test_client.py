@@ -1,6 +1,7 @@
 """Tests of the client: streamed multipart body, file collection, help, report."""
 
 import io
+import json
 import subprocess
 import sys
 from argparse import Namespace
@@ -10,9 +11,33 @@ import pytest
 from werkzeug.formparser import parse_form_data
 
 import client
-from client import MultipartUpload, collect_files, report
+import client_upload
+from client import collect_files, report
+from client_upload import MasterAnswer, MultipartUpload
 
 REPO_DIR = Path(__file__).resolve().parent.parent
+
+
+class FakeStreamedResponse:
+    """What requests.post(stream=True) gives: status, headers and a raw stream."""
+
+    def __init__(self, status_code: int, body: bytes, headers=None):
+        self.status_code = status_code
+        self.headers = headers or {}
+        self.raw = io.BytesIO(body)
+        self.raw.read = lambda amount, decode_content=False, r=self.raw: (
+            io.BytesIO.read(r, amount)
+        )
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        return False
+
+
+def answer(status_code: int, fields) -> MasterAnswer:
+    return MasterAnswer(status_code, json.dumps(fields).encode())
 
 
 def parse_with_werkzeug(upload: MultipartUpload):
@@ -227,9 +252,12 @@ def test_send_posts_the_streamed_body(tmp_path, monkeypatch):
     path = tmp_path / "scan.png"
     path.write_bytes(b"image bytes")
     calls = []
-    monkeypatch.setattr(
-        client.requests, "post", lambda url, **kwargs: calls.append((url, kwargs))
-    )
+
+    def fake_post(url, **kwargs):
+        calls.append((url, kwargs))
+        return FakeStreamedResponse(200, b"{}")
+
+    monkeypatch.setattr(client_upload.requests, "post", fake_post)
     args = Namespace(
         master_url="http://master.invalid:5000/",
         task_type="ocr",
@@ -245,7 +273,11 @@ def test_send_posts_the_streamed_body(tmp_path, monkeypatch):
     ((url, kwargs),) = calls
     assert url == "http://master.invalid:5000/assign_task"
     assert kwargs["timeout"] == (10.0, 12.0)
-    assert kwargs["headers"] == {"Content-Type": kwargs["data"].content_type}
+    assert kwargs["headers"] == {
+        "Content-Type": kwargs["data"].content_type,
+        "Accept-Encoding": "identity",
+    }
+    assert kwargs["allow_redirects"] is False
     _, form, files = parse_with_werkzeug(kwargs["data"])
     assert form.to_dict(flat=False) == {"task_type": ["ocr"], "lang": ["deu"]}
     assert [(f.filename, f.read()) for f in files.getlist("images")] == [
@@ -271,15 +303,6 @@ def test_main_returns_2_for_empty_folders(tmp_path, capsys):
     assert capsys.readouterr().err == "error: the folders given hold no files\n"
 
 
-class FakeResponse:
-    def __init__(self, status_code: int, body: dict):
-        self.status_code = status_code
-        self.body = body
-
-    def json(self):
-        return self.body
-
-
 @pytest.mark.parametrize("status_code, expected_status", [(400, 2), (503, 1), (500, 1)])
 def test_main_status_for_a_refused_request(
     tmp_path, monkeypatch, capsys, status_code, expected_status
@@ -288,7 +311,7 @@ def test_main_status_for_a_refused_request(
     path = tmp_path / "a.txt"
     path.write_text("hello")
     monkeypatch.setattr(
-        client, "send", lambda args, files: FakeResponse(status_code, {"error": "no"})
+        client, "send", lambda args, files: answer(status_code, {"error": "no"})
     )
 
     status = client.main(["http://master.invalid", "text", str(path)])
@@ -306,9 +329,14 @@ def sent_headers(monkeypatch, tmp_path, argv: list[str]) -> dict:
 
     def fake_post(url, **kwargs):
         calls.append(kwargs["headers"])
-        return FakeResponse(200, {"files": [], "failed": [], "task_type": "text"})
+        fields = {
+            "files": [{"filename": "a.txt", "saved_file": "r/a_analysis.json"}],
+            "failed": [],
+            "task_type": "text",
+        }
+        return FakeStreamedResponse(200, json.dumps(fields).encode())
 
-    monkeypatch.setattr(client.requests, "post", fake_post)
+    monkeypatch.setattr(client_upload.requests, "post", fake_post)
     assert client.main(argv + ["text", str(tmp_path / "a.txt")]) == 0
     return calls[0]
 
