@@ -78,11 +78,9 @@ def load_settings(
         try:
             values[setting.name] = setting.parse(raw)
         except ValueError as error:
-            shown = "(its value not shown)" if setting.secret else f"={raw!r}"
-            separator = " " if setting.secret else ""
+            shown = " (its value not shown)" if setting.secret else f"={raw!r}"
             raise SettingsError(
-                f"{setting.name}{separator}{shown} is not valid ({setting.help}): "
-                f"{error}"
+                f"{setting.name}{shown} is not valid ({setting.help}): {error}"
             ) from None
     return values
 

@@ -189,6 +189,11 @@ class UnknownTaskTypeError(KeyError):
 UPLOAD_FIELDS = frozenset(task_type.upload_field for task_type in TASK_TYPES.values())
 
 
+def text_in_file_field(field_names) -> str | None:
+    """The first upload field among a form's text fields: text sent where files go."""
+    return next((name for name in field_names if name in UPLOAD_FIELDS), None)
+
+
 def get_task_type(name: str) -> TaskType:
     task_type = TASK_TYPES.get(name)
     if task_type is None:

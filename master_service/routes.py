@@ -43,12 +43,12 @@ from master_service.slave_fields import (
 )
 from task_types import (
     DEFAULT_TASK_TYPE,
-    UPLOAD_FIELDS,
     TASK_TYPES,
     OptionError,
     TaskType,
     UnknownTaskTypeError,
     get_task_type,
+    text_in_file_field,
 )
 
 logger = logging.getLogger(__name__)
@@ -212,13 +212,13 @@ def is_unreadable_form() -> bool:
 
 def read_uploads(task_type: TaskType) -> tuple[list[FileJob], list[dict]]:
     """The files of the task's field, and an error for each file sent in another."""
-    for name in request.form:
-        if name in UPLOAD_FIELDS:
-            raise BadRequestError(
-                f"the field {name!r} holds text, not a file; send each file as a "
-                f"file part (with curl: -F {name}=@path)",
-                field=name,
-            )
+    misused_field = text_in_file_field(request.form)
+    if misused_field:
+        raise BadRequestError(
+            f"the field {misused_field!r} holds text, not a file; send each file as a "
+            f"file part (with curl: -F {misused_field}=@path)",
+            field=misused_field,
+        )
     uploads = request.files.getlist(task_type.upload_field)
     max_files = current_app.config["MASTER"]["MAX_FILES"]
     if sum(1 for _ in request.files.items(multi=True)) > max_files:

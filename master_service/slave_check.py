@@ -59,17 +59,18 @@ def check_slave(
             "CLUSTER_TOKEN on both"
         )
     fields = parse_status(body) if status == 200 else None
-    if fields is None or fields.get("role") != "slave":
+    if (
+        fields is None
+        or fields.get("role") != "slave"
+        or not isinstance(fields.get("task_types"), list)
+    ):
         raise NotASlaveError(f"the address {url} does not answer as a slave")
     if fields.get("cluster_token_required") is True and cluster_token is None:
         raise NotASlaveError(
             f"the slave at {url} needs a cluster token and this master has none; set "
             "the same CLUSTER_TOKEN on both"
         )
-    offered = fields.get("task_types")
-    if not isinstance(offered, list):
-        raise NotASlaveError(f"the address {url} does not answer as a slave")
-    missing = [name for name in task_types if name not in offered]
+    missing = [name for name in task_types if name not in fields["task_types"]]
     if missing:
         raise NotASlaveError(
             f"the slave at {url} does not offer {', '.join(missing)}",

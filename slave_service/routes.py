@@ -21,11 +21,11 @@ from slave_service.access import (
 from slave_service.worker import Job
 from task_types import (
     DEFAULT_TASK_TYPE,
-    UPLOAD_FIELDS,
     OptionError,
     TaskType,
     UnknownTaskTypeError,
     get_task_type,
+    text_in_file_field,
 )
 
 logger = logging.getLogger(__name__)
@@ -165,11 +165,12 @@ def drop_incomplete(files, file_ids, declared_sizes):
 
 def refuse_text_in_file_fields() -> None:
     """A text part where files go is a mistake to report, not a part to skip."""
-    for name in request.form:
-        if name in UPLOAD_FIELDS:
-            raise BadTaskError(
-                f"the field {name!r} holds text, not a file; send files as file parts"
-            )
+    misused_field = text_in_file_field(request.form)
+    if misused_field:
+        raise BadTaskError(
+            f"the field {misused_field!r} holds text, not a file; send files as file "
+            "parts"
+        )
 
 
 def read_declared_sizes(file_count: int) -> list[int] | None:

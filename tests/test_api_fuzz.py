@@ -18,7 +18,7 @@ import pytest
 from master_service.errors import BadRequestError
 from master_service.slave_fields import read_slave_address
 from scripts.local_cluster import LocalCluster
-from task_types import DEFAULT_TASK_TYPE, TASK_TYPES
+from task_types import DEFAULT_TASK_TYPE, TASK_TYPES, UPLOAD_FIELDS
 from tests.api_contract import load_document, load_schema
 
 CLUSTER_TOKEN = "fuzz-cluster-token-0123456789"
@@ -30,7 +30,6 @@ FUZZ_SETTINGS = {
     "request-timeout": 60,
 }
 SLAVE_ADDRESS_PATHS = ("/register", "/heartbeat")
-UPLOAD_FIELDS = {task_type.upload_field for task_type in TASK_TYPES.values()}
 
 
 @pytest.fixture(scope="module")
